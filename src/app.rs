@@ -1,0 +1,114 @@
+//! Startup in one place: open the store, make sure there is a catalogue, build the core,
+//! bind the port, serve until stopped. Binding port 0 is what the integration tests use.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::catalogue;
+use crate::conversations::{Conversations, now_ms};
+use crate::dialogue::{Confidence, Dialogue};
+use crate::http;
+use crate::store::{self, DatabaseUrl, Store};
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database: DatabaseUrl,
+    /// Loaded into an empty database on first start.
+    pub knowledge: Option<PathBuf>,
+    /// Conversations untouched for this long are deleted; `None` keeps them.
+    pub retention: Option<Duration>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    retention: Option<Duration>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = store::open(&settings.database).await?;
+        if store.entries().await?.is_empty() {
+            if let Some(dir) = settings
+                .knowledge
+                .as_deref()
+                .filter(|d| d.join("entries").is_dir())
+            {
+                let report = catalogue::import_files(store.as_ref(), dir).await?;
+                tracing::info!(dir = %dir.display(), added = report.added.len(), skipped = report.skipped.len(), "loaded the knowledge folder into an empty database");
+            } else {
+                tracing::warn!("the catalogue is empty: import one with `rathaus import`");
+            }
+        }
+        let knowledge = catalogue::knowledge(store.as_ref()).await?;
+        tracing::info!(
+            entries = knowledge.catalogue.entries.len(),
+            offices = knowledge.catalogue.offices.len(),
+            "catalogue published"
+        );
+        let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
+        let conversations = Conversations::new(store.clone(), dialogue);
+        let router = http::router(http::state(conversations));
+        let listener = TcpListener::bind(&settings.listen).await?;
+        Ok(Application {
+            listener,
+            router,
+            store,
+            retention: settings.retention,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some(keep) = self.retention {
+            tokio::spawn(retention(self.store.clone(), keep));
+        }
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown())
+            .await
+    }
+}
+
+/// Deletes conversations older than the retention period, once an hour.
+async fn retention(store: Arc<dyn Store>, keep: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = now_ms() - keep.as_millis() as i64;
+        match store.delete_conversations_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "retention: old conversations deleted"),
+            Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

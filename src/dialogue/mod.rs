@@ -1,0 +1,328 @@
+//! The dialogue core: one citizen message in, one reply out, whatever the channel.
+//! It finds the entry a question is about and decides between answering, offering choices,
+//! saying it does not know, and handing over to a person. It quotes the catalogue and never
+//! invents; it knows no channel, no HTTP and no database.
+
+mod compose;
+pub mod intent;
+
+pub use intent::{Aspect, HandoffReason};
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+
+use crate::knowledge::{Catalogue, Entry, EntryId};
+use crate::language::{self, Lang};
+use crate::search::{Hit, SearchError, SearchIndex};
+
+/// What the bot did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// One entry, quoted, with its source.
+    Answer,
+    /// Two or three entries offered as choices.
+    Clarify,
+    /// Nothing in the catalogue fits; a person is offered.
+    DontKnow,
+    /// The conversation goes (or has gone) to a person.
+    Handoff,
+    /// Greetings, thanks, goodbye, "who are you".
+    Smalltalk,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::Clarify => "clarify",
+            Outcome::DontKnow => "dont_know",
+            Outcome::Handoff => "handoff",
+            Outcome::Smalltalk => "smalltalk",
+        }
+    }
+}
+
+/// A citizen's message as every channel delivers it to the core.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Inbound {
+    pub text: String,
+    /// The language the channel knows the citizen uses; guessed from the text when absent.
+    pub lang: Option<Lang>,
+    /// A choice the citizen picked from a clarify reply (a button, a numbered option).
+    pub choice: Option<EntryId>,
+}
+
+impl Inbound {
+    pub fn text(text: impl Into<String>) -> Inbound {
+        Inbound {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// An entry a reply refers to, with the links a channel shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EntryRef {
+    #[schema(value_type = String)]
+    pub id: EntryId,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<String>,
+}
+
+impl EntryRef {
+    fn of(e: &Entry, lang: Lang) -> EntryRef {
+        EntryRef {
+            id: e.id.clone(),
+            name: compose::entry_name(e, lang),
+            source: e.links.source.clone(),
+            booking: e.links.booking.clone(),
+        }
+    }
+}
+
+/// The core's reply. `text` is complete plain text; the other fields let rich channels
+/// show links and choices as buttons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reply {
+    pub outcome: Outcome,
+    pub text: String,
+    #[schema(value_type = String)]
+    pub lang: Lang,
+    /// The answered entry, or the choices in order.
+    pub entries: Vec<EntryRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<Aspect>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffReason>,
+    /// Whether the channel should offer a "talk to a person" action with this reply.
+    pub offer_handoff: bool,
+    /// True when a person has the conversation: the bot says nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silent: bool,
+}
+
+/// What the core remembers of a conversation between messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// The entry answered last, for follow-ups such as "und was kostet das?".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_entry: Option<EntryId>,
+    /// The choices offered last, for "2" or a button.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<EntryId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
+    /// A person has the conversation: the bot stays silent.
+    #[serde(default)]
+    pub with_staff: bool,
+}
+
+/// The confidence bars. Coverage is the share of a question's meaning found in an entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Confidence {
+    /// Below this coverage the bot does not answer.
+    pub min_coverage: f32,
+    /// A second entry this close in score (ratio to the best) makes the question ambiguous.
+    pub ambiguous_ratio: f32,
+    /// Coverage the best entry needs to be answered despite a close second.
+    pub decisive_coverage: f32,
+}
+
+impl Default for Confidence {
+    fn default() -> Self {
+        Confidence {
+            min_coverage: 0.5,
+            ambiguous_ratio: 0.9,
+            decisive_coverage: 0.85,
+        }
+    }
+}
+
+/// A published catalogue with its search index.
+pub struct Knowledge {
+    pub catalogue: Catalogue,
+    pub index: SearchIndex,
+}
+
+impl Knowledge {
+    pub fn build(catalogue: Catalogue) -> Result<Knowledge, SearchError> {
+        let index = SearchIndex::build(&catalogue)?;
+        Ok(Knowledge { catalogue, index })
+    }
+}
+
+/// The dialogue core. Cheap to share; the knowledge can be replaced while it serves.
+pub struct Dialogue {
+    knowledge: ArcSwap<Knowledge>,
+    confidence: Confidence,
+}
+
+/// What the core found for a message, before it is put into words; used by the evaluation
+/// and by the unanswered-questions list.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub reply: Reply,
+    pub context: Context,
+    /// Candidates considered, best first (entry id, score, coverage).
+    pub candidates: Vec<(EntryId, f32, f32)>,
+}
+
+impl Dialogue {
+    pub fn new(knowledge: Knowledge, confidence: Confidence) -> Dialogue {
+        Dialogue {
+            knowledge: ArcSwap::from_pointee(knowledge),
+            confidence,
+        }
+    }
+
+    /// Replaces the published knowledge; conversations in progress go on with the new one.
+    pub fn publish(&self, knowledge: Knowledge) {
+        self.knowledge.store(Arc::new(knowledge));
+    }
+
+    pub fn knowledge(&self) -> Arc<Knowledge> {
+        self.knowledge.load_full()
+    }
+
+    /// The reply to a message in a conversation, and the conversation's new context.
+    pub fn respond(&self, context: &Context, message: &Inbound) -> Decision {
+        let kb = self.knowledge.load();
+        let text = message.text.trim();
+        let lang = message.lang.unwrap_or_else(|| {
+            if language::words(text).len() >= 2 {
+                language::detect(text)
+            } else {
+                context.lang.unwrap_or(Lang::De)
+            }
+        });
+        let mut next = Context {
+            lang: Some(lang),
+            ..context.clone()
+        };
+        let done = |reply: Reply, next: Context, candidates| Decision {
+            reply,
+            context: next,
+            candidates,
+        };
+
+        if context.with_staff {
+            return done(compose::silent(lang), next, Vec::new());
+        }
+        // A choice from the last clarify reply: a button, or its number.
+        let picked = message.choice.clone().or_else(|| {
+            let n: usize = text.trim_end_matches(['.', ')']).parse().ok()?;
+            context.choices.get(n.checked_sub(1)?).cloned()
+        });
+        if let Some(id) = picked {
+            if let Some(entry) = kb.catalogue.entry(&id) {
+                next.last_entry = Some(id);
+                next.choices.clear();
+                let reply = compose::answer(&kb.catalogue, entry, Aspect::Summary, lang);
+                return done(reply, next, Vec::new());
+            }
+        }
+        if let Some(reason) = intent::handoff(text) {
+            next.choices.clear();
+            return done(compose::handoff(reason, lang), next, Vec::new());
+        }
+        if let Some(kind) = intent::small_talk(text) {
+            return done(compose::small_talk(kind, lang), next, Vec::new());
+        }
+
+        let aspect = intent::aspect(text);
+        let mut analysis = kb.index.analyse(text, lang);
+        analysis
+            .concepts
+            .retain(|c| !intent::is_aspect_word(&c.word));
+
+        // A follow-up on the entry just answered: an aspect and nothing else known.
+        if analysis.known_weight() == 0.0 {
+            if let (Some(id), false) = (&context.last_entry, aspect == Aspect::Summary) {
+                if let Some(entry) = kb.catalogue.entry(id) {
+                    return done(
+                        compose::answer(&kb.catalogue, entry, aspect, lang),
+                        next,
+                        Vec::new(),
+                    );
+                }
+            }
+            next.choices.clear();
+            return done(compose::dont_know(lang), next, Vec::new());
+        }
+
+        let hits = match kb.index.search(&analysis) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "search failed");
+                Vec::new()
+            }
+        };
+        let candidates: Vec<(EntryId, f32, f32)> = hits
+            .iter()
+            .map(|h| (kb.index.entry_id(h.entry).clone(), h.score, h.coverage))
+            .collect();
+        match self.decide(&hits) {
+            Choice::Answer(i) => {
+                let entry = &kb.catalogue.entries[hits[i].entry];
+                next.last_entry = Some(entry.id.clone());
+                next.choices.clear();
+                done(
+                    compose::answer(&kb.catalogue, entry, aspect, lang),
+                    next,
+                    candidates,
+                )
+            }
+            Choice::Clarify(list) => {
+                let entries: Vec<&Entry> = list
+                    .iter()
+                    .map(|&i| &kb.catalogue.entries[hits[i].entry])
+                    .collect();
+                next.choices = entries.iter().map(|e| e.id.clone()).collect();
+                done(compose::clarify(&entries, lang), next, candidates)
+            }
+            Choice::DontKnow => {
+                next.choices.clear();
+                done(compose::dont_know(lang), next, candidates)
+            }
+        }
+    }
+
+    fn decide(&self, hits: &[Hit]) -> Choice {
+        let c = self.confidence;
+        let Some(best) = hits.first() else {
+            return Choice::DontKnow;
+        };
+        if best.coverage < c.min_coverage {
+            return Choice::DontKnow;
+        }
+        let close: Vec<usize> = hits
+            .iter()
+            .enumerate()
+            .skip(1)
+            .take(2)
+            .filter(|(_, h)| {
+                h.score >= best.score * c.ambiguous_ratio && h.coverage >= c.min_coverage
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if close.is_empty()
+            || best.coverage >= c.decisive_coverage && best.coverage > hits[close[0]].coverage
+        {
+            return Choice::Answer(0);
+        }
+        Choice::Clarify(std::iter::once(0).chain(close).collect())
+    }
+}
+
+enum Choice {
+    Answer(usize),
+    Clarify(Vec<usize>),
+    DontKnow,
+}

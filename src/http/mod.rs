@@ -1,0 +1,373 @@
+//! The HTTP API (axum): stateless answers, conversations with their transcripts, health,
+//! metrics and the OpenAPI document. Handlers translate between JSON and the conversation
+//! service; they hold no dialogue logic and touch no SQL.
+
+mod error;
+
+pub use error::{ApiError, ErrorBody};
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{FromRequest, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Deserialize, Serialize};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::conversations::{Conversations, Started};
+use crate::dialogue::{Inbound, Reply};
+use crate::knowledge::EntryId;
+use crate::language::Lang;
+use crate::store::{Channel, ConversationId, ConversationState, Message};
+
+/// Longest citizen message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Largest request body, in bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub conversations: Conversations,
+    pub metrics: PrometheusHandle,
+}
+
+/// JSON body extractor whose rejections are [`ApiError`]s.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every app in a process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .expect("valid buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed already (tests); this handle still renders ours.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// All routes of the API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/answer", post(answer))
+        .route("/api/v1/conversations", post(start_conversation))
+        .route(
+            "/api/v1/conversations/{id}",
+            get(transcript).delete(delete_conversation),
+        )
+        .route("/api/v1/conversations/{id}/messages", post(post_message))
+        .route("/api/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(render_metrics))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(track))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+/// Counts requests and their latency per route (the route pattern, never the raw path).
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("rathaus_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("rathaus_http_request_duration_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A question without a conversation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The citizen's question.
+    pub q: String,
+    /// `de` or `en`; guessed from the text when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// A citizen's message in a conversation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    pub text: String,
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// The id of an entry the citizen picked from a clarify reply.
+    #[serde(default)]
+    pub choice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// `web` (default), `email`, `telegram`, `phone` or `api`.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TranscriptResponse {
+    #[schema(value_type = String)]
+    pub id: ConversationId,
+    pub state: ConversationState,
+    pub channel: Channel,
+    pub messages: Vec<Message>,
+}
+
+fn message_text(text: String) -> Result<String, ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::Invalid(
+            "empty_message",
+            "the message is empty".into(),
+        ));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::Invalid(
+            "message_too_long",
+            format!("the message is longer than {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    if text.contains('\0') {
+        return Err(ApiError::Invalid(
+            "invalid_text",
+            "the message contains a NUL character".into(),
+        ));
+    }
+    Ok(text)
+}
+
+fn lang(value: Option<String>) -> Result<Option<Lang>, ApiError> {
+    value
+        .map(|l| {
+            l.parse()
+                .map_err(|e: String| ApiError::Invalid("invalid_lang", e))
+        })
+        .transpose()
+}
+
+#[utoipa::path(post, path = "/api/v1/answer", request_body = AnswerRequest,
+    responses((status = 200, body = Reply), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn answer(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<AnswerRequest>,
+) -> Result<Json<Reply>, ApiError> {
+    let inbound = Inbound {
+        text: message_text(req.q)?,
+        lang: lang(req.lang)?,
+        choice: None,
+    };
+    Ok(Json(state.conversations.answer(&inbound).await))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations", request_body(content = Option<StartRequest>),
+    responses((status = 201, body = Started)))]
+async fn start_conversation(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    // The body is optional: no body starts a web conversation.
+    let req: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?
+    };
+    let channel = req.channel.unwrap_or(Channel::Web);
+    Ok((
+        StatusCode::CREATED,
+        Json(state.conversations.start(channel).await?),
+    ))
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::MissingToken)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or(ApiError::MissingToken)?;
+    if token.is_empty() {
+        Err(ApiError::MissingToken)
+    } else {
+        Ok(token)
+    }
+}
+
+fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+    raw.parse().map_err(|_| ApiError::ConversationNotFound)
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = MessageRequest,
+    params(("id" = String, Path)), security(("token" = [])),
+    responses((status = 200, body = Reply), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<MessageRequest>,
+) -> Result<Json<Reply>, ApiError> {
+    let token = bearer(&headers)?;
+    let id = conversation_id(&id)?;
+    let text = message_text(req.text)?;
+    let choice = req
+        .choice
+        .map(|c| {
+            c.parse::<EntryId>()
+                .map_err(|e| ApiError::Invalid("invalid_choice", e.to_string()))
+        })
+        .transpose()?;
+    let conversation = state.conversations.authorize(id, token).await?;
+    let inbound = Inbound {
+        text,
+        lang: lang(req.lang)?,
+        choice,
+    };
+    let channel = conversation.channel;
+    Ok(Json(
+        state
+            .conversations
+            .message(&conversation, &inbound, channel)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = String, Path)), security(("token" = [])),
+    responses((status = 200, body = TranscriptResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn transcript(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<TranscriptResponse>, ApiError> {
+    let token = bearer(&headers)?;
+    let c = state
+        .conversations
+        .authorize(conversation_id(&id)?, token)
+        .await?;
+    let messages = state.conversations.transcript(c.id).await?;
+    Ok(Json(TranscriptResponse {
+        id: c.id,
+        state: c.state,
+        channel: c.channel,
+        messages,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}", params(("id" = String, Path)), security(("token" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = bearer(&headers)?;
+    let c = state
+        .conversations
+        .authorize(conversation_id(&id)?, token)
+        .await?;
+    state
+        .conversations
+        .store()
+        .delete_conversation(c.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up")))]
+async fn healthz() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({"status": "ok"})),
+    )
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rathaus API", description = "Citizen-service assistant: answers from the city's service catalogue, conversations with handoff to staff.", license(name = "EUPL-1.2")),
+    paths(answer, start_conversation, post_message, transcript, delete_conversation, healthz),
+    components(schemas(AnswerRequest, MessageRequest, StartRequest, Reply, Started, TranscriptResponse, ErrorBody, Message)),
+    modifiers(&TokenScheme)
+)]
+pub struct ApiDoc;
+
+struct TokenScheme;
+
+impl utoipa::Modify for TokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "the conversation token returned when the conversation was started",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Shared state for the server.
+pub fn state(conversations: Conversations) -> AppState {
+    AppState {
+        conversations,
+        metrics: metrics_handle(),
+    }
+}
+
+pub type SharedState = Arc<AppState>;

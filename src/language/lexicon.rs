@@ -1,0 +1,221 @@
+//! The words a catalogue is written in, and what follows from knowing them: the German
+//! spelling of "ae/oe/ue", compound splitting ("Anwohnerparkausweis" → "anwohner" +
+//! "parkausweis") and typo correction ("personalauswies" → "personalausweis").
+//! Built once per published catalogue; lookups never allocate more than a few strings.
+
+use std::collections::HashMap;
+
+use super::{is_stopword, umlautify};
+
+/// Shortest word that is split into parts, and shortest part.
+const MIN_COMPOUND: usize = 8;
+const MIN_HEAD: usize = 4;
+const MIN_MODIFIER: usize = 3;
+/// Linking elements between the parts of a German compound ("Aufenthalt-s-erlaubnis").
+const LINKS: &[&str] = &["s", "es", "n", "en", "e", "er", "ns"];
+
+#[derive(Debug, Default, Clone)]
+pub struct Lexicon {
+    /// Surface word (lowercase, with umlauts) → how often the catalogue uses it.
+    freq: HashMap<String, u32>,
+    /// Words bucketed by their first letter, for typo candidates.
+    by_initial: HashMap<char, Vec<(String, usize)>>,
+}
+
+impl Lexicon {
+    /// Builds the lexicon from lowercase words (as [`super::words`] returns them).
+    pub fn from_words<'a>(words: impl IntoIterator<Item = &'a str>) -> Lexicon {
+        let mut freq: HashMap<String, u32> = HashMap::new();
+        for w in words {
+            if w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()) {
+                *freq.entry(w.to_string()).or_default() += 1;
+            }
+        }
+        let mut by_initial: HashMap<char, Vec<(String, usize)>> = HashMap::new();
+        for w in freq.keys() {
+            let n = w.chars().count();
+            if n >= 4 {
+                let initial = w.chars().next().unwrap_or(' ');
+                by_initial.entry(initial).or_default().push((w.clone(), n));
+            }
+        }
+        for bucket in by_initial.values_mut() {
+            bucket.sort();
+        }
+        Lexicon { freq, by_initial }
+    }
+
+    pub fn len(&self) -> usize {
+        self.freq.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.freq.is_empty()
+    }
+
+    pub fn knows(&self, word: &str) -> bool {
+        self.freq.contains_key(word)
+    }
+
+    fn freq(&self, word: &str) -> u32 {
+        self.freq.get(word).copied().unwrap_or(0)
+    }
+
+    /// The catalogue's spelling of a word typed with ae/oe/ue: "gebuehren" → "gebühren".
+    pub fn canonical(&self, word: &str) -> Option<String> {
+        if self.knows(word) {
+            return Some(word.to_string());
+        }
+        let alt = umlautify(word)?;
+        (self.knows(&alt) || self.split(&alt).is_some()).then_some(alt)
+    }
+
+    /// Splits a compound into known words, head last: "personalausweisverlängerung" →
+    /// ["personalausweis", "verlängerung"]. A modifier the catalogue does not know is kept
+    /// when the head is known ("anwohnerparkausweis" → ["anwohner", "parkausweis"]).
+    /// Returns `None` for words that are not compounds of known words.
+    pub fn split(&self, word: &str) -> Option<Vec<String>> {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < MIN_COMPOUND {
+            return None;
+        }
+        // Longest known head first: German compounds put the core meaning last.
+        let mut fallback: Option<Vec<String>> = None;
+        for cut in MIN_MODIFIER..=chars.len() - MIN_HEAD {
+            let head: String = chars[cut..].iter().collect();
+            if !self.knows(&head) || is_stopword(&head) {
+                continue;
+            }
+            let modifier: String = chars[..cut].iter().collect();
+            if let Some(mut parts) = self.modifier_parts(&modifier) {
+                parts.push(head);
+                return Some(parts);
+            }
+            if fallback.is_none()
+                && chars.len() - cut >= 6
+                && !modifier.chars().all(|c| c.is_ascii_digit())
+            {
+                fallback = Some(vec![modifier, head]);
+            }
+        }
+        fallback
+    }
+
+    /// A modifier is known as it is, without a linking element, or as a compound itself.
+    fn modifier_parts(&self, modifier: &str) -> Option<Vec<String>> {
+        if modifier.chars().count() < MIN_MODIFIER {
+            return None;
+        }
+        if self.knows(modifier) && !is_stopword(modifier) {
+            return Some(vec![modifier.to_string()]);
+        }
+        for link in LINKS {
+            if let Some(base) = modifier.strip_suffix(link) {
+                if base.chars().count() >= MIN_MODIFIER && self.knows(base) && !is_stopword(base) {
+                    return Some(vec![base.to_string()]);
+                }
+            }
+        }
+        if let Some(parts) = self.split(modifier) {
+            if parts.iter().all(|p| self.knows(p)) {
+                return Some(parts);
+            }
+        }
+        None
+    }
+
+    /// The known word a typo most likely meant: edit distance 1 for words of five letters
+    /// or more, 2 from nine letters on (transpositions count once). Ties go to the word the
+    /// catalogue uses most. `None` when nothing is close enough.
+    pub fn correct(&self, word: &str) -> Option<String> {
+        let n = word.chars().count();
+        if n < 5 || word.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let max = if n >= 9 { 2 } else { 1 };
+        let initial = word.chars().next()?;
+        let bucket = self.by_initial.get(&initial)?;
+        let mut best: Option<(usize, u32, &str)> = None;
+        for (candidate, len) in bucket {
+            if len.abs_diff(n) > max {
+                continue;
+            }
+            let d = strsim::osa_distance(word, candidate);
+            if d == 0 || d > max {
+                continue;
+            }
+            let f = self.freq(candidate);
+            let better = match best {
+                None => true,
+                Some((bd, bf, _)) => d < bd || (d == bd && f > bf),
+            };
+            if better {
+                best = Some((d, f, candidate));
+            }
+        }
+        best.map(|(_, _, w)| w.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon() -> Lexicon {
+        let text = "personalausweis verlängerung parkausweis aufenthalt erlaubnis \
+                    aufenthaltserlaubnis gebühren münchen führerschein abholen anmeldung \
+                    wohnsitz ummeldung fahrzeug verloren";
+        let words = super::super::words(text);
+        Lexicon::from_words(words.iter().map(String::as_str))
+    }
+
+    #[test]
+    fn splits_compounds_head_last() {
+        let l = lexicon();
+        assert_eq!(
+            l.split("personalausweisverlängerung").unwrap(),
+            ["personalausweis", "verlängerung"]
+        );
+        assert_eq!(
+            l.split("wohnsitzanmeldung").unwrap(),
+            ["wohnsitz", "anmeldung"]
+        );
+        assert_eq!(
+            l.split("anwohnerparkausweis").unwrap(),
+            ["anwohner", "parkausweis"]
+        );
+        assert_eq!(
+            l.split("aufenthaltsverlängerung").unwrap(),
+            ["aufenthalt", "verlängerung"]
+        );
+        assert_eq!(l.split("parkausweis"), None);
+        assert_eq!(l.split("abholen"), None);
+    }
+
+    #[test]
+    fn finds_the_catalogue_spelling() {
+        let l = lexicon();
+        assert_eq!(l.canonical("gebuehren").as_deref(), Some("gebühren"));
+        assert_eq!(l.canonical("muenchen").as_deref(), Some("münchen"));
+        assert_eq!(
+            l.canonical("fuehrerscheinverlaengerung").as_deref(),
+            Some("führerscheinverlängerung")
+        );
+        assert_eq!(l.canonical("quelle"), None);
+    }
+
+    #[test]
+    fn corrects_typos_but_not_short_or_unrelated_words() {
+        let l = lexicon();
+        assert_eq!(
+            l.correct("personalauswies").as_deref(),
+            Some("personalausweis")
+        );
+        assert_eq!(l.correct("abhohlen").as_deref(), Some("abholen"));
+        assert_eq!(l.correct("ummeldug").as_deref(), Some("ummeldung"));
+        assert_eq!(l.correct("verlohren").as_deref(), Some("verloren"));
+        assert_eq!(l.correct("fahrzueg").as_deref(), Some("fahrzeug"));
+        assert_eq!(l.correct("hund"), None);
+        assert_eq!(l.correct("schrebergarten"), None);
+    }
+}

@@ -1,0 +1,196 @@
+//! How Rathaus reads German and English the way citizens write it: words, umlaut spellings,
+//! stems, compounds, typos and synonyms. Pure functions over text and a [`Lexicon`] built from
+//! the catalogue; nothing here knows about entries, conversations, channels or storage.
+
+mod lexicon;
+mod stopwords;
+mod synonyms;
+
+pub use lexicon::Lexicon;
+pub use stopwords::{is_filler, is_stopword};
+pub use synonyms::{SynonymError, SynonymRule, Synonyms};
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The languages Rathaus speaks with citizens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "de" | "de-de" | "deu" | "german" | "deutsch" => Ok(Lang::De),
+            "en" | "en-gb" | "en-us" | "eng" | "english" => Ok(Lang::En),
+            other => Err(format!("unsupported language '{other}' (use de or en)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Splits text into lowercase words: letters and digits, everything else separates.
+/// Text is NFC-normalised first so that a decomposed "ü" is one letter.
+pub fn words(text: &str) -> Vec<String> {
+    let text: String = text.nfc().collect();
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            current.extend(ch.to_lowercase());
+        } else if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// The German spelling of a word typed without umlauts: "muenchen" → "münchen",
+/// "strasse" stays. Returns `None` when the word has no ae/oe/ue to replace.
+/// "que" and "aue"/"eue" (as in "Steuer", "Frauen") are left alone.
+pub fn umlautify(word: &str) -> Option<String> {
+    if !(word.contains("ae") || word.contains("oe") || word.contains("ue")) {
+        return None;
+    }
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        let umlaut = match (c, next) {
+            ('a', Some('e')) => Some('ä'),
+            ('o', Some('e')) => Some('ö'),
+            ('u', Some('e')) if !matches!(prev, Some('q') | Some('a') | Some('e')) => Some('ü'),
+            _ => None,
+        };
+        match umlaut {
+            Some(u) => {
+                out.push(u);
+                changed = true;
+                i += 2;
+            }
+            None => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Strips diacritics and folds German special letters: "Führerschein" → "fuhrerschein",
+/// "Straße" → "strasse", "café" → "cafe". Used after stemming so that every spelling of
+/// a word lands on one index term.
+pub fn fold(word: &str) -> Cow<'_, str> {
+    if word.is_ascii() {
+        return Cow::Borrowed(word);
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    for ch in word.chars() {
+        match ch {
+            'ß' => out.push_str("ss"),
+            c if c.is_ascii() => out.push(c),
+            c => out.extend(
+                c.to_string()
+                    .nfd()
+                    .filter(|c| c.is_ascii() || c.is_alphanumeric() && !is_combining(*c)),
+            ),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_combining(c: char) -> bool {
+    ('\u{0300}'..='\u{036f}').contains(&c)
+}
+
+static GERMAN: LazyLock<frostem::Stemmer> =
+    LazyLock::new(|| frostem::Stemmer::new(frostem::Algorithm::German));
+
+/// The index term for a lowercase word: its German Snowball stem, folded to ASCII.
+/// "Verlängerungen" → "verlang", "Führerscheins" → "fuhrerschein".
+pub fn stem(word: &str) -> String {
+    let stemmed = GERMAN.stem(word);
+    fold(&stemmed).into_owned()
+}
+
+/// A rough language guess for a citizen's message: English when English function words
+/// outnumber German ones. Short messages without either count as German.
+pub fn detect(text: &str) -> Lang {
+    let mut de = 0;
+    let mut en = 0;
+    for w in words(text) {
+        if stopwords::GERMAN_MARKERS.contains(&w.as_str()) {
+            de += 1;
+        }
+        if stopwords::ENGLISH_MARKERS.contains(&w.as_str()) {
+            en += 1;
+        }
+    }
+    if en > de { Lang::En } else { Lang::De }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_on_punctuation_and_lowercase() {
+        assert_eq!(
+            words("Gewerbe-Anmeldung: Was kostet's?"),
+            ["gewerbe", "anmeldung", "was", "kostet", "s"]
+        );
+        assert_eq!(words("😂😂 ...."), Vec::<String>::new());
+    }
+
+    #[test]
+    fn umlaut_spellings_are_recognised() {
+        assert_eq!(umlautify("muenchen").as_deref(), Some("münchen"));
+        assert_eq!(umlautify("fuehrerschein").as_deref(), Some("führerschein"));
+        assert_eq!(umlautify("gebuehr").as_deref(), Some("gebühr"));
+        assert_eq!(umlautify("steuer"), None);
+        assert_eq!(umlautify("frauen"), None);
+        assert_eq!(umlautify("pass"), None);
+    }
+
+    #[test]
+    fn stems_fold_inflection_and_umlauts() {
+        assert_eq!(stem("führerscheins"), stem("führerschein"));
+        assert_eq!(stem("verlängerungen"), stem("verlängerung"));
+        assert_eq!(stem("straße"), "strass");
+        assert!(!stem("personalausweis").contains('ä'));
+    }
+
+    #[test]
+    fn language_guess() {
+        assert_eq!(detect("How do I renew my passport?"), Lang::En);
+        assert_eq!(detect("Wie verlängere ich meinen Reisepass?"), Lang::De);
+        assert_eq!(detect("Reisepass"), Lang::De);
+    }
+}

@@ -1,0 +1,138 @@
+//! The synonym lists an admin keeps in `knowledge/synonyms*.txt`: colloquial and English words
+//! mapped to the catalogue's official terms. Parsing and phrase matching only; what the
+//! expansions weigh in a search is the search's business.
+
+use super::{stem, words};
+
+/// One rule: a question containing any of `from` is widened by `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynonymRule {
+    /// Phrases as stems, e.g. `[["perso"]]` or `[["call", "back"]]`.
+    pub from: Vec<Vec<String>>,
+    /// The official terms to add, as written (they are analysed like catalogue text).
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("line {line}: {message}")]
+pub struct SynonymError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed synonym list.
+#[derive(Debug, Clone, Default)]
+pub struct Synonyms {
+    pub rules: Vec<SynonymRule>,
+}
+
+fn phrase_stems(phrase: &str) -> Vec<String> {
+    words(phrase).iter().map(|w| stem(w)).collect()
+}
+
+impl Synonyms {
+    /// Parses the `a, b => x, y` and `a, b, c` line format. Every bad line is reported with
+    /// its number; good lines are kept.
+    pub fn parse(text: &str) -> (Synonyms, Vec<SynonymError>) {
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let split = |s: &str| -> Vec<String> {
+                s.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            };
+            let (from, to) = match line.split_once("=>") {
+                Some((l, r)) => (split(l), split(r)),
+                None => {
+                    let all = split(line);
+                    (all.clone(), all)
+                }
+            };
+            if from.is_empty() || to.is_empty() || (!line.contains("=>") && from.len() < 2) {
+                errors.push(SynonymError {
+                    line: i + 1,
+                    message: format!("expected 'a, b => c' or 'a, b, c', found '{line}'"),
+                });
+                continue;
+            }
+            let from: Vec<Vec<String>> = from
+                .iter()
+                .map(|p| phrase_stems(p))
+                .filter(|p| !p.is_empty())
+                .collect();
+            if from.is_empty() {
+                errors.push(SynonymError {
+                    line: i + 1,
+                    message: "no words on the left".into(),
+                });
+                continue;
+            }
+            rules.push(SynonymRule { from, to });
+        }
+        (Synonyms { rules }, errors)
+    }
+
+    /// Adds another list's rules (the English glossary to the German list).
+    pub fn extend(&mut self, other: Synonyms) {
+        self.rules.extend(other.rules);
+    }
+
+    /// The positions of the rules whose phrases occur in `stems` (a message's words as
+    /// stems, in order), with the word positions each match covers.
+    pub fn matches(&self, stems: &[String]) -> Vec<(usize, Vec<usize>)> {
+        let mut out = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            for phrase in &rule.from {
+                if phrase.len() > stems.len() {
+                    continue;
+                }
+                if let Some(start) = (0..=stems.len() - phrase.len())
+                    .find(|&s| stems[s..s + phrase.len()] == phrase[..])
+                {
+                    out.push((index, (start..start + phrase.len()).collect()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_forms_and_reports_bad_lines() {
+        let (s, errors) = Synonyms::parse(
+            "# comment\nPerso, Persi => Personalausweis\nkfz, auto, pkw\n\nnur eins\n=> leer\n",
+        );
+        assert_eq!(s.rules.len(), 2);
+        assert_eq!(s.rules[0].to, ["Personalausweis"]);
+        assert_eq!(s.rules[1].from.len(), 3);
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [5, 6]);
+    }
+
+    #[test]
+    fn matches_phrases_on_stems() {
+        let (s, _) = Synonyms::parse("call back, ring back => rückruf\nperso => personalausweis");
+        let msg: Vec<String> = words("Could you call me back? Calls back please")
+            .iter()
+            .map(|w| stem(w))
+            .collect();
+        let hits = s.matches(&msg);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(s.rules[hits[0].0].to, ["rückruf"]);
+        let msg: Vec<String> = words("Mein Perso ist weg")
+            .iter()
+            .map(|w| stem(w))
+            .collect();
+        assert_eq!(s.matches(&msg).len(), 1);
+    }
+}

@@ -1,0 +1,17 @@
+//! Rathaus: an open-source citizen-service assistant for German municipalities.
+//!
+//! Channels turn their traffic into [`dialogue::Inbound`] messages and render
+//! [`dialogue::Reply`]s; the [`dialogue`] core answers from the [`knowledge`] catalogue via
+//! [`search`]; [`conversations`] keeps the memory in the [`store`].
+
+pub mod app;
+pub mod catalogue;
+pub mod conversations;
+pub mod dialogue;
+pub mod eval;
+pub mod http;
+pub mod knowledge;
+pub mod language;
+pub mod pii;
+pub mod search;
+pub mod store;

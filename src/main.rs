@@ -1,0 +1,238 @@
+//! The `rathaus` command: parse arguments, set up logging, run a subcommand.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use rathaus::app::{Application, Settings};
+use rathaus::dialogue::{Confidence, Dialogue, Inbound};
+use rathaus::store::DatabaseUrl;
+use rathaus::{catalogue, eval, store};
+
+#[derive(Parser)]
+#[command(
+    name = "rathaus",
+    version,
+    about = "Citizen-service assistant for German municipalities"
+)]
+struct Cli {
+    /// Database: sqlite://PATH (created when missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_DATABASE_URL",
+        default_value = "sqlite://rathaus.db"
+    )]
+    database: DatabaseUrl,
+    /// Log format: text or json.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (and, on an empty database, load the knowledge folder first).
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, env = "RATHAUS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Knowledge folder loaded into an empty database.
+        #[arg(long, env = "RATHAUS_KNOWLEDGE", default_value = "knowledge")]
+        knowledge: PathBuf,
+        /// Days after which untouched conversations are deleted (0 keeps them).
+        #[arg(long, env = "RATHAUS_RETENTION_DAYS", default_value_t = 90)]
+        retention_days: u64,
+    },
+    /// Ask one question and print the reply, its outcome and its source.
+    Ask {
+        /// The question, as a citizen would write it.
+        question: String,
+        /// de or en (guessed when absent).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Import a catalogue into the database; entries are updated in place by id.
+    #[command(subcommand)]
+    Import(Import),
+    /// Export the catalogue from the database.
+    #[command(subcommand)]
+    Export(Export),
+    /// Run a question set and print how well the catalogue answers it.
+    Eval {
+        /// JSON lines: {"q": …, "expect": [ids], "kind": …, "lang": …}.
+        #[arg(long)]
+        questions: PathBuf,
+        /// Write one JSON line per question here, in input order.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// A DLDB export (the format of the Berlin and Munich appointment systems).
+    Dldb {
+        #[arg(long)]
+        services: PathBuf,
+        #[arg(long)]
+        locations: PathBuf,
+        /// Also load the synonym lists from this knowledge folder.
+        #[arg(long, default_value = "knowledge")]
+        synonyms: Option<PathBuf>,
+    },
+    /// A knowledge folder (entries/, offices/, synonyms.txt, synonyms-en.txt).
+    Files { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// Write the catalogue as a knowledge folder.
+    Files { dir: PathBuf },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match cli.command {
+        Command::Serve {
+            listen,
+            knowledge,
+            retention_days,
+        } => {
+            let settings = Settings {
+                listen,
+                database: cli.database,
+                knowledge: Some(knowledge),
+                retention: (retention_days > 0)
+                    .then(|| std::time::Duration::from_secs(retention_days * 86_400)),
+            };
+            let app = Application::build(settings).await?;
+            tracing::info!(address = %app.local_addr()?, "Rathaus is listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Ask { question, lang } => {
+            let dialogue = dialogue(&cli.database).await?;
+            let lang = lang
+                .map(|l| l.parse())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let decision = dialogue.respond(
+                &Default::default(),
+                &Inbound {
+                    text: question,
+                    lang,
+                    choice: None,
+                },
+            );
+            let r = decision.reply;
+            println!("{}\n", r.text);
+            println!("outcome: {}", r.outcome.as_str());
+            for e in &r.entries {
+                println!(
+                    "entry: {} {} {}",
+                    e.id,
+                    e.name,
+                    e.source.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Command::Import(import) => {
+            let store = store::open(&cli.database).await?;
+            let report = match import {
+                Import::Dldb {
+                    services,
+                    locations,
+                    synonyms,
+                } => {
+                    let bar = progress(1);
+                    bar.set_message("importing the DLDB export");
+                    let mut report =
+                        catalogue::import_dldb(store.as_ref(), &services, &locations).await?;
+                    if let Some(dir) = synonyms.filter(|d| d.is_dir()) {
+                        report.skipped.extend(
+                            catalogue::import_synonyms(store.as_ref(), &dir)
+                                .await?
+                                .skipped,
+                        );
+                    }
+                    bar.finish_and_clear();
+                    report
+                }
+                Import::Files { dir } => catalogue::import_files(store.as_ref(), &dir).await?,
+            };
+            print!("{report}");
+        }
+        Command::Export(Export::Files { dir }) => {
+            let store = store::open(&cli.database).await?;
+            let n = catalogue::export_files(store.as_ref(), &dir).await?;
+            println!("{n} entries written to {}", dir.display());
+        }
+        Command::Eval { questions, output } => {
+            let text = std::fs::read_to_string(&questions)
+                .with_context(|| format!("reading {}", questions.display()))?;
+            let questions = eval::parse_questions(&text)?;
+            let dialogue = dialogue(&cli.database).await?;
+            let bar = progress(questions.len() as u64);
+            let report = eval::run(&dialogue, &questions, || bar.inc(1));
+            bar.finish_and_clear();
+            if let Some(path) = output {
+                let mut out = String::new();
+                for r in &report.results {
+                    out.push_str(&serde_json::to_string(r)?);
+                    out.push('\n');
+                }
+                std::fs::write(&path, out)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            print!("{report}");
+        }
+    }
+    Ok(())
+}
+
+async fn dialogue(database: &DatabaseUrl) -> anyhow::Result<Arc<Dialogue>> {
+    let store = store::open(database).await?;
+    let knowledge = catalogue::knowledge(store.as_ref()).await?;
+    if knowledge.catalogue.entries.is_empty() {
+        anyhow::bail!("the catalogue in {database} is empty: run `rathaus import` first");
+    }
+    Ok(Arc::new(Dialogue::new(knowledge, Confidence::default())))
+}

@@ -1,0 +1,515 @@
+//! Finds the catalogue entries a citizen's message is about. Text is analysed by
+//! [`crate::language`] (stems, compounds, umlaut spellings, typos, synonyms) and scored with
+//! BM25 by tantivy over the entry's fields; on top, each candidate gets the share of the
+//! question's concepts it covers, which is what the confidence decision reads.
+//! Never decides what to answer: that is the dialogue core's job.
+
+use std::collections::{HashMap, HashSet};
+
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
+
+use crate::knowledge::{Catalogue, Entry, EntryId};
+use crate::language::{self, Lang, Lexicon, Synonyms, is_filler, is_stopword};
+
+/// How much a match in each field counts.
+const BOOST_NAME: f32 = 3.0;
+const BOOST_KEYWORDS: f32 = 2.0;
+const BOOST_SUMMARY: f32 = 1.0;
+const BOOST_BODY: f32 = 0.6;
+const BOOST_PARTS: f32 = 0.5;
+
+/// What a term found another way counts, relative to the citizen's own word.
+const WEIGHT_SYNONYM: f32 = 0.8;
+const WEIGHT_PART: f32 = 0.6;
+const WEIGHT_CORRECTED: f32 = 0.85;
+
+/// Candidates looked at after BM25.
+const CANDIDATES: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+/// One meaning-bearing word of a question, with every index term that stands for it.
+#[derive(Debug, Clone)]
+pub struct Concept {
+    /// The word as the citizen wrote it (lowercase).
+    pub word: String,
+    /// Index terms and their weights (the word's stem, compound parts, synonyms).
+    pub terms: Vec<(String, f32)>,
+    /// How much the concept says about the topic (inverse document frequency).
+    pub weight: f32,
+    /// Whether any of its terms occurs in the catalogue at all.
+    pub known: bool,
+}
+
+/// A question, analysed.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub concepts: Vec<Concept>,
+}
+
+impl Analysis {
+    pub fn known_weight(&self) -> f32 {
+        self.concepts
+            .iter()
+            .filter(|c| c.known)
+            .map(|c| c.weight)
+            .sum()
+    }
+
+    pub fn total_weight(&self) -> f32 {
+        self.concepts.iter().map(|c| c.weight).sum()
+    }
+}
+
+/// A candidate entry for a question.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub entry: usize,
+    /// BM25 over the fields.
+    pub score: f32,
+    /// Share of the question's concept weight found anywhere in the entry (0–1).
+    pub coverage: f32,
+    /// Share found in the entry's name or keywords (0–1).
+    pub title_coverage: f32,
+}
+
+struct Fields {
+    id: Field,
+    name: Field,
+    keywords: Field,
+    summary: Field,
+    body: Field,
+    parts: Field,
+}
+
+/// Terms of one entry, for the coverage features.
+#[derive(Default)]
+struct EntryTerms {
+    title: HashSet<String>,
+    all: HashSet<String>,
+}
+
+/// The searchable form of a catalogue. Built once per publication, then read-only.
+pub struct SearchIndex {
+    reader: IndexReader,
+    fields: Fields,
+    lexicon: Lexicon,
+    synonyms: Synonyms,
+    synonyms_en: Synonyms,
+    /// Analysed right-hand sides of the synonym rules, by rule position (German, then English).
+    expansions: Vec<Vec<String>>,
+    terms: Vec<EntryTerms>,
+    doc_freq: HashMap<String, u32>,
+    ids: Vec<EntryId>,
+}
+
+/// Index terms of a text: stems of the non-stopwords, and separately the stems of the parts
+/// of compound words.
+fn analyse_text(lexicon: &Lexicon, text: &str) -> (Vec<String>, Vec<String>) {
+    let mut stems = Vec::new();
+    let mut parts = Vec::new();
+    for w in language::words(text) {
+        if is_stopword(&w) || w.chars().count() < 2 {
+            continue;
+        }
+        stems.push(language::stem(&w));
+        compound_parts(lexicon, &w, 0, &mut parts);
+    }
+    (stems, parts)
+}
+
+/// Stems of every part of a compound, recursively ("bewohnerparkausweis" → bewohn,
+/// parkausweis, park, ausweis).
+fn compound_parts(lexicon: &Lexicon, word: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > 2 {
+        return;
+    }
+    if let Some(parts) = lexicon.split(word) {
+        for p in parts {
+            if !is_stopword(&p) {
+                out.push(language::stem(&p));
+                compound_parts(lexicon, &p, depth + 1, out);
+            }
+        }
+    }
+}
+
+fn pre_tokenized(terms: &[String]) -> PreTokenizedString {
+    PreTokenizedString {
+        text: terms.join(" "),
+        tokens: terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position: i,
+                text: t.clone(),
+                position_length: 1,
+            })
+            .collect(),
+    }
+}
+
+fn entry_texts(e: &Entry) -> (String, String, String, String) {
+    let mut keywords = e.keywords.join(", ");
+    for t in e.translations.values() {
+        keywords.push_str(", ");
+        keywords.push_str(&t.name);
+    }
+    let mut body = e.description.clone();
+    if let Some(f) = &e.fees {
+        body.push('\n');
+        body.push_str(f);
+    }
+    for d in &e.documents {
+        body.push('\n');
+        body.push_str(d);
+    }
+    (e.name.clone(), keywords, e.summary.clone(), body)
+}
+
+impl SearchIndex {
+    /// Builds the index of a catalogue, with its synonym lists.
+    pub fn build(catalogue: &Catalogue) -> Result<SearchIndex, SearchError> {
+        let (synonyms, _) = Synonyms::parse(&catalogue.synonyms);
+        let (synonyms_en, _) = Synonyms::parse(&catalogue.synonyms_en);
+
+        // The lexicon knows every word the catalogue and the synonym targets use.
+        let mut all_words: Vec<String> = Vec::new();
+        for e in &catalogue.entries {
+            let (a, b, c, d) = entry_texts(e);
+            for t in [a, b, c, d] {
+                all_words.extend(language::words(&t));
+            }
+        }
+        for rule in synonyms.rules.iter().chain(&synonyms_en.rules) {
+            for t in &rule.to {
+                all_words.extend(language::words(t));
+            }
+        }
+        let lexicon = Lexicon::from_words(all_words.iter().map(String::as_str));
+
+        let mut schema = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING | STORED),
+            name: schema.add_text_field("name", text.clone()),
+            keywords: schema.add_text_field("keywords", text.clone()),
+            summary: schema.add_text_field("summary", text.clone()),
+            body: schema.add_text_field("body", text.clone()),
+            parts: schema.add_text_field("parts", text),
+        };
+        let index = Index::create_in_ram(schema.build());
+        let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000)?;
+        let mut terms = Vec::with_capacity(catalogue.entries.len());
+        let mut doc_freq: HashMap<String, u32> = HashMap::new();
+        for (i, e) in catalogue.entries.iter().enumerate() {
+            let (name, keywords, summary, body) = entry_texts(e);
+            let (name_t, name_p) = analyse_text(&lexicon, &name);
+            let (kw_t, kw_p) = analyse_text(&lexicon, &keywords);
+            let (sum_t, sum_p) = analyse_text(&lexicon, &summary);
+            let (body_t, body_p) = analyse_text(&lexicon, &body);
+            let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
+            let mut et = EntryTerms::default();
+            et.title.extend(name_t.iter().cloned());
+            et.title.extend(kw_t.iter().cloned());
+            for t in name_t
+                .iter()
+                .chain(&kw_t)
+                .chain(&sum_t)
+                .chain(&body_t)
+                .chain(&parts)
+            {
+                et.all.insert(t.clone());
+            }
+            for t in &et.all {
+                *doc_freq.entry(t.clone()).or_default() += 1;
+            }
+            terms.push(et);
+            writer.add_document(doc!(
+                fields.id => i.to_string(),
+                fields.name => pre_tokenized(&name_t),
+                fields.keywords => pre_tokenized(&kw_t),
+                fields.summary => pre_tokenized(&sum_t),
+                fields.body => pre_tokenized(&body_t),
+                fields.parts => pre_tokenized(&parts),
+            ))?;
+        }
+        writer.commit()?;
+        let reader = index.reader()?;
+
+        let expansions = synonyms
+            .rules
+            .iter()
+            .chain(&synonyms_en.rules)
+            .map(|rule| {
+                let mut out = Vec::new();
+                for t in &rule.to {
+                    let (stems, parts) = analyse_text(&lexicon, t);
+                    out.extend(stems);
+                    // A multi-word official term is found through its last word's parts too.
+                    out.extend(parts);
+                }
+                out.sort();
+                out.dedup();
+                out
+            })
+            .collect();
+
+        Ok(SearchIndex {
+            reader,
+            fields,
+            lexicon,
+            synonyms,
+            synonyms_en,
+            expansions,
+            terms,
+            doc_freq,
+            ids: catalogue.entries.iter().map(|e| e.id.clone()).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn idf(&self, term: &str) -> Option<f32> {
+        let df = *self.doc_freq.get(term)? as f32;
+        let n = self.ids.len().max(1) as f32;
+        Some(((n - df + 0.5) / (df + 0.5) + 1.0).ln())
+    }
+
+    /// The weight an unknown word gets: that of a word found in a few entries.
+    fn unknown_weight(&self) -> f32 {
+        let n = self.ids.len().max(1) as f32;
+        ((n - 3.0 + 0.5) / 3.5 + 1.0).ln().max(0.5) * 0.5
+    }
+
+    /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
+    pub fn analyse(&self, text: &str, lang: Lang) -> Analysis {
+        let words = language::words(text);
+        let stems: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
+        let mut concepts: Vec<Concept> = Vec::new();
+        let mut concept_at: HashMap<usize, usize> = HashMap::new();
+
+        for (pos, w) in words.iter().enumerate() {
+            if is_stopword(w) || is_filler(w) || w.chars().count() < 2 {
+                continue;
+            }
+            if w.chars().all(|c| c.is_ascii_digit()) && !self.doc_freq.contains_key(w.as_str()) {
+                continue;
+            }
+            let mut terms: Vec<(String, f32)> = Vec::new();
+            let word = match self.lexicon.canonical(w) {
+                Some(c) => {
+                    terms.push((language::stem(&c), 1.0));
+                    c
+                }
+                None => {
+                    terms.push((language::stem(w), 1.0));
+                    w.clone()
+                }
+            };
+            let mut parts = Vec::new();
+            compound_parts(&self.lexicon, &word, 0, &mut parts);
+            let whole_known = self.doc_freq.contains_key(&terms[0].0);
+            let parts_known =
+                !parts.is_empty() && parts.iter().all(|p| self.doc_freq.contains_key(p));
+            for p in parts {
+                terms.push((p, WEIGHT_PART));
+            }
+            if !whole_known && !parts_known {
+                if let Some(fixed) = self.lexicon.correct(&word) {
+                    terms.push((language::stem(&fixed), WEIGHT_CORRECTED));
+                    let mut fixed_parts = Vec::new();
+                    compound_parts(&self.lexicon, &fixed, 0, &mut fixed_parts);
+                    terms.extend(
+                        fixed_parts
+                            .into_iter()
+                            .map(|p| (p, WEIGHT_CORRECTED * WEIGHT_PART)),
+                    );
+                }
+            }
+            concept_at.insert(pos, concepts.len());
+            concepts.push(Concept {
+                word: word.clone(),
+                terms,
+                weight: 0.0,
+                known: false,
+            });
+        }
+
+        let mut matched = self.synonyms.matches(&stems);
+        if lang == Lang::En {
+            let offset = self.synonyms.rules.len();
+            matched.extend(
+                self.synonyms_en
+                    .matches(&stems)
+                    .into_iter()
+                    .map(|(i, p)| (offset + i, p)),
+            );
+        }
+        for (index, positions) in matched {
+            let expansion = &self.expansions[index];
+            // Attach to the concept of the phrase's first meaningful word, or make one.
+            let target = positions.iter().find_map(|p| concept_at.get(p).copied());
+            let target = match target {
+                Some(t) => t,
+                None => {
+                    let word = positions
+                        .iter()
+                        .map(|&p| words[p].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    concepts.push(Concept {
+                        word,
+                        terms: Vec::new(),
+                        weight: 0.0,
+                        known: false,
+                    });
+                    for p in &positions {
+                        concept_at.insert(*p, concepts.len() - 1);
+                    }
+                    concepts.len() - 1
+                }
+            };
+            // The other words of a multi-word phrase are explained by the rule.
+            for p in &positions {
+                if let Some(&other) = concept_at.get(p) {
+                    if other != target {
+                        concepts[other].terms.clear();
+                    }
+                }
+            }
+            for t in expansion {
+                concepts[target].terms.push((t.clone(), WEIGHT_SYNONYM));
+            }
+        }
+        concepts.retain(|c| !c.terms.is_empty());
+
+        let unknown = self.unknown_weight();
+        for c in &mut concepts {
+            // Merge duplicate terms, keeping the best weight.
+            let mut best: HashMap<String, f32> = HashMap::new();
+            for (t, w) in c.terms.drain(..) {
+                let e = best.entry(t).or_insert(0.0);
+                *e = e.max(w);
+            }
+            c.terms = best.into_iter().collect();
+            c.terms
+                .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let idf = c
+                .terms
+                .iter()
+                .filter_map(|(t, w)| self.idf(t).map(|i| i * w))
+                .fold(None, |m: Option<f32>, x| Some(m.map_or(x, |m| m.max(x))));
+            c.known = idf.is_some();
+            c.weight = idf.unwrap_or(unknown);
+        }
+        Analysis { concepts }
+    }
+
+    /// The best candidates for an analysed question, best first.
+    pub fn search(&self, analysis: &Analysis) -> Result<Vec<Hit>, SearchError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut seen: HashMap<&str, f32> = HashMap::new();
+        for c in &analysis.concepts {
+            for (t, w) in &c.terms {
+                let e = seen.entry(t.as_str()).or_insert(0.0);
+                *e = e.max(*w);
+            }
+        }
+        for (t, w) in &seen {
+            if !self.doc_freq.contains_key(*t) {
+                continue;
+            }
+            for (field, boost) in [
+                (self.fields.name, BOOST_NAME),
+                (self.fields.keywords, BOOST_KEYWORDS),
+                (self.fields.summary, BOOST_SUMMARY),
+                (self.fields.body, BOOST_BODY),
+                (self.fields.parts, BOOST_PARTS),
+            ] {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * w)),
+                ));
+            }
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &query,
+            &tantivy::collector::TopDocs::with_limit(CANDIDATES).order_by_score(),
+        )?;
+        let total = analysis.total_weight().max(f32::EPSILON);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let stored: TantivyDocument = searcher.doc(address)?;
+            let Some(entry) = stored
+                .get_first(self.fields.id)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            let terms = &self.terms[entry];
+            let matched = |set: &HashSet<String>| -> f32 {
+                analysis
+                    .concepts
+                    .iter()
+                    .map(|c| {
+                        let m = c
+                            .terms
+                            .iter()
+                            .filter(|(t, _)| set.contains(t))
+                            .map(|(_, w)| *w)
+                            .fold(0.0, f32::max);
+                        c.weight * m
+                    })
+                    .sum::<f32>()
+                    / total
+            };
+            hits.push(Hit {
+                entry,
+                score,
+                coverage: matched(&terms.all),
+                title_coverage: matched(&terms.title),
+            });
+        }
+        Ok(hits)
+    }
+
+    pub fn entry_id(&self, entry: usize) -> &EntryId {
+        &self.ids[entry]
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+}

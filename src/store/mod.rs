@@ -1,0 +1,611 @@
+//! Everything Rathaus keeps: the catalogue, conversations with their messages, and the
+//! questions it could not answer (masked). One [`Store`] trait; SQLite and PostgreSQL
+//! implement it with the same SQL, written once below. Database errors are mapped here,
+//! once, and never leave as driver text.
+
+mod url;
+
+pub use url::{DatabaseUrl, InvalidDatabaseUrl};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::dialogue::{Context, Outcome};
+use crate::knowledge::{Change, Entry, Office};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflicting write, try again")]
+    Conflict,
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where a conversation takes place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Web,
+    Email,
+    Telegram,
+    Phone,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Email => "email",
+            Channel::Telegram => "telegram",
+            Channel::Phone => "phone",
+            Channel::Api => "api",
+        }
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "web" => Channel::Web,
+            "email" => Channel::Email,
+            "telegram" => Channel::Telegram,
+            "phone" => Channel::Phone,
+            "api" => Channel::Api,
+            other => return Err(StoreError::Corrupt(format!("unknown channel '{other}'"))),
+        })
+    }
+}
+
+/// Who has a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The bot answers.
+    Bot,
+    /// Handed over, waiting in the staff queue.
+    Waiting,
+    /// A person has it; the bot is silent.
+    Claimed,
+    /// Closed by staff; the bot answers new questions again.
+    Closed,
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Bot => "bot",
+            ConversationState::Waiting => "waiting",
+            ConversationState::Claimed => "claimed",
+            ConversationState::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for ConversationState {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "bot" => ConversationState::Bot,
+            "waiting" => ConversationState::Waiting,
+            "claimed" => ConversationState::Claimed,
+            "closed" => ConversationState::Closed,
+            other => return Err(StoreError::Corrupt(format!("unknown state '{other}'"))),
+        })
+    }
+}
+
+/// A conversation id: a random UUID, also what citizens' channels refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub uuid::Uuid);
+
+impl ConversationId {
+    pub fn new() -> ConversationId {
+        ConversationId(uuid::Uuid::new_v4())
+    }
+}
+
+impl Default for ConversationId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for ConversationId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, uuid::Error> {
+        uuid::Uuid::parse_str(s).map(ConversationId)
+    }
+}
+
+/// The stored digest of a conversation's access token; the token itself is never stored.
+pub fn token_digest(token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(token.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub channel: Channel,
+    pub token_digest: String,
+    pub state: ConversationState,
+    pub context: Context,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    Citizen,
+    Bot,
+    Staff,
+    /// Notes of the system: handoff, claim, close.
+    System,
+}
+
+impl Author {
+    fn as_str(self) -> &'static str {
+        match self {
+            Author::Citizen => "citizen",
+            Author::Bot => "bot",
+            Author::Staff => "staff",
+            Author::System => "system",
+        }
+    }
+    fn parse(s: &str) -> Result<Author> {
+        Ok(match s {
+            "citizen" => Author::Citizen,
+            "bot" => Author::Bot,
+            "staff" => Author::Staff,
+            "system" => Author::System,
+            other => return Err(StoreError::Corrupt(format!("unknown author '{other}'"))),
+        })
+    }
+}
+
+/// One message of a transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Message {
+    pub seq: i64,
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Entry ids the bot's reply referred to, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<String>,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// A message to append; the store numbers it.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    pub outcome: Option<Outcome>,
+    pub entries: Vec<String>,
+}
+
+/// A question the bot could not answer, masked, for the admins' to-do list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unanswered {
+    pub text: String,
+    pub lang: String,
+    pub at: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Inserts or updates entries by id, in one transaction; says what changed for each.
+    async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
+    async fn entries(&self) -> Result<Vec<Entry>>;
+    async fn put_offices(&self, offices: &[Office], now: i64) -> Result<Vec<Change>>;
+    async fn offices(&self) -> Result<Vec<Office>>;
+    /// The synonym list of a language ("de", "en") as the admin wrote it.
+    async fn put_synonyms(&self, lang: &str, text: &str, now: i64) -> Result<()>;
+    async fn synonyms(&self, lang: &str) -> Result<Option<String>>;
+
+    async fn create_conversation(&self, c: &Conversation) -> Result<()>;
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>>;
+    /// Appends messages and sets the conversation's state and context, atomically.
+    async fn record_turn(
+        &self,
+        id: ConversationId,
+        messages: &[NewMessage],
+        state: ConversationState,
+        context: &Context,
+        now: i64,
+    ) -> Result<Vec<Message>>;
+    async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>>;
+    /// Deletes a conversation with its messages; false when there was none.
+    async fn delete_conversation(&self, id: ConversationId) -> Result<bool>;
+    /// Deletes conversations not touched since `before`; returns how many.
+    async fn delete_conversations_before(&self, before: i64) -> Result<u64>;
+
+    async fn record_unanswered(&self, masked_text: &str, lang: &str, now: i64) -> Result<()>;
+    async fn unanswered(&self, limit: i64) -> Result<Vec<Unanswered>>;
+}
+
+fn entries_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn content_hash(json: &str) -> String {
+    token_digest(json)
+}
+
+/// The same SQL for both databases: `$n` placeholders, `ON CONFLICT`, BIGINT milliseconds.
+macro_rules! sql_store {
+    ($store:ident, $pool:ty, $row:ty) => {
+        #[async_trait]
+        impl Store for $store {
+            async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>> {
+                let mut tx = self.pool.begin().await?;
+                let mut changes = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let data = serde_json::to_string(e)?;
+                    let hash = content_hash(&data);
+                    let old: Option<String> = sqlx::query_scalar("SELECT hash FROM entries WHERE id = $1")
+                        .bind(e.id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let change = match old {
+                        None => Change::Added,
+                        Some(h) if h == hash => Change::Unchanged,
+                        Some(_) => Change::Updated,
+                    };
+                    if change != Change::Unchanged {
+                        sqlx::query(
+                            "INSERT INTO entries (id, name, data, hash, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data, \
+                             hash = excluded.hash, updated_at = excluded.updated_at",
+                        )
+                        .bind(e.id.as_str())
+                        .bind(&e.name)
+                        .bind(&data)
+                        .bind(&hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    changes.push(change);
+                }
+                tx.commit().await?;
+                Ok(changes)
+            }
+
+            async fn entries(&self) -> Result<Vec<Entry>> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM entries ORDER BY id").fetch_all(&self.pool).await?;
+                rows.into_iter().map(|(d,)| serde_json::from_str(&d).map_err(StoreError::from)).collect()
+            }
+
+            async fn put_offices(&self, offices: &[Office], now: i64) -> Result<Vec<Change>> {
+                let mut tx = self.pool.begin().await?;
+                let mut changes = Vec::with_capacity(offices.len());
+                for o in offices {
+                    let data = serde_json::to_string(o)?;
+                    let old: Option<String> = sqlx::query_scalar("SELECT data FROM offices WHERE id = $1")
+                        .bind(o.id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let change = match old {
+                        None => Change::Added,
+                        Some(d) if d == data => Change::Unchanged,
+                        Some(_) => Change::Updated,
+                    };
+                    if change != Change::Unchanged {
+                        sqlx::query(
+                            "INSERT INTO offices (id, data, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                        )
+                        .bind(o.id.as_str())
+                        .bind(&data)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    changes.push(change);
+                }
+                tx.commit().await?;
+                Ok(changes)
+            }
+
+            async fn offices(&self) -> Result<Vec<Office>> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM offices ORDER BY id").fetch_all(&self.pool).await?;
+                rows.into_iter().map(|(d,)| serde_json::from_str(&d).map_err(StoreError::from)).collect()
+            }
+
+            async fn put_synonyms(&self, lang: &str, text: &str, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO synonyms (lang, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (lang) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(lang)
+                .bind(text)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn synonyms(&self, lang: &str) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT body FROM synonyms WHERE lang = $1").bind(lang).fetch_optional(&self.pool).await?)
+            }
+
+            async fn create_conversation(&self, c: &Conversation) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO conversations (id, channel, token_digest, state, context, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(c.id.to_string())
+                .bind(c.channel.as_str())
+                .bind(&c.token_digest)
+                .bind(c.state.as_str())
+                .bind(serde_json::to_string(&c.context)?)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
+                let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT channel, token_digest, state, context, created_at, updated_at FROM conversations WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(channel, token_digest, state, context, created_at, updated_at)| {
+                    Ok(Conversation {
+                        id,
+                        channel: channel.parse()?,
+                        token_digest,
+                        state: state.parse()?,
+                        context: serde_json::from_str(&context)?,
+                        created_at,
+                        updated_at,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn record_turn(
+                &self,
+                id: ConversationId,
+                messages: &[NewMessage],
+                state: ConversationState,
+                context: &Context,
+                now: i64,
+            ) -> Result<Vec<Message>> {
+                let mut tx = self.pool.begin().await?;
+                // Updating the conversation first locks it: turns of one conversation queue up.
+                let updated = sqlx::query("UPDATE conversations SET state = $1, context = $2, updated_at = $3 WHERE id = $4")
+                    .bind(state.as_str())
+                    .bind(serde_json::to_string(context)?)
+                    .bind(now)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut seq = last.unwrap_or(0);
+                let mut out = Vec::with_capacity(messages.len());
+                for m in messages {
+                    seq += 1;
+                    sqlx::query(
+                        "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(id.to_string())
+                    .bind(seq)
+                    .bind(m.author.as_str())
+                    .bind(m.channel.as_str())
+                    .bind(&m.text)
+                    .bind(m.outcome.map(|o| o.as_str()))
+                    .bind(entries_json(&m.entries))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.push(Message {
+                        seq,
+                        author: m.author,
+                        channel: m.channel,
+                        text: m.text.clone(),
+                        outcome: m.outcome,
+                        entries: m.entries.clone(),
+                        at: now,
+                    });
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>> {
+                let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(
+                    "SELECT seq, author, channel, text, outcome, entries, created_at FROM messages \
+                     WHERE conversation_id = $1 ORDER BY seq",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(seq, author, channel, text, outcome, entries, at)| {
+                        Ok(Message {
+                            seq,
+                            author: Author::parse(&author)?,
+                            channel: channel.parse()?,
+                            text,
+                            outcome: outcome.map(|o| serde_json::from_value(serde_json::Value::String(o))).transpose()?,
+                            entries: serde_json::from_str(&entries)?,
+                            at,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_conversation(&self, id: ConversationId) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM messages WHERE conversation_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                let r = sqlx::query("DELETE FROM conversations WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn delete_conversations_before(&self, before: i64) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at < $1)")
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?;
+                let r = sqlx::query("DELETE FROM conversations WHERE updated_at < $1").bind(before).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn record_unanswered(&self, masked_text: &str, lang: &str, now: i64) -> Result<()> {
+                sqlx::query("INSERT INTO unanswered (id, text, lang, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(masked_text)
+                    .bind(lang)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn unanswered(&self, limit: i64) -> Result<Vec<Unanswered>> {
+                let rows: Vec<(String, String, i64)> =
+                    sqlx::query_as("SELECT text, lang, created_at FROM unanswered ORDER BY created_at DESC LIMIT $1")
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(text, lang, at)| Unanswered { text, lang, at }).collect())
+            }
+        }
+    };
+}
+
+/// The embedded default: one SQLite file.
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+/// PostgreSQL, for several instances behind a load balancer.
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+}
+
+sql_store!(SqliteStore, sqlx::SqlitePool, sqlx::sqlite::SqliteRow);
+sql_store!(PostgresStore, sqlx::PgPool, sqlx::postgres::PgRow);
+
+impl SqliteStore {
+    pub async fn connect(path: &str) -> Result<SqliteStore> {
+        use sqlx::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+        };
+        let memory = path == ":memory:";
+        let options = if memory {
+            SqliteConnectOptions::new().in_memory(true)
+        } else {
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+        }
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<PostgresStore> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+/// Opens the database a URL names, creating and migrating it as needed.
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::connect(path).await?),
+        DatabaseUrl::Postgres(secret) => {
+            use secrecy::ExposeSecret;
+            Arc::new(PostgresStore::connect(secret.expose_secret()).await?)
+        }
+    })
+}
