@@ -76,6 +76,9 @@ enum Command {
         /// Write one JSON line per question here, in input order.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Print, for every question not answered right, the candidates the search found.
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -205,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
             let n = catalogue::export_files(store.as_ref(), &dir).await?;
             println!("{n} entries written to {}", dir.display());
         }
-        Command::Eval { questions, output } => {
+        Command::Eval { questions, output, explain } => {
             let text = std::fs::read_to_string(&questions)
                 .with_context(|| format!("reading {}", questions.display()))?;
             let questions = eval::parse_questions(&text)?;
@@ -221,6 +224,9 @@ async fn main() -> anyhow::Result<()> {
                 }
                 std::fs::write(&path, out)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if explain {
+                print!("{}", eval::explain(&dialogue, &questions, &report));
             }
             print!("{report}");
         }

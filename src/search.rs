@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
@@ -27,6 +27,9 @@ const BOOST_PARTS: f32 = 0.5;
 const WEIGHT_SYNONYM: f32 = 0.8;
 const WEIGHT_PART: f32 = 0.6;
 const WEIGHT_CORRECTED: f32 = 0.85;
+
+/// How much a concept's further matching terms and fields add to its best one.
+const TIE_BREAKER: f32 = 0.3;
 
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 12;
@@ -429,33 +432,28 @@ impl SearchIndex {
 
     /// The best candidates for an analysed question, best first.
     pub fn search(&self, analysis: &Analysis) -> Result<Vec<Hit>, SearchError> {
+        // One clause per concept: the best of its terms and fields counts, the others only a
+        // little, so a word with many synonyms does not outweigh a word with one.
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut seen: HashMap<&str, f32> = HashMap::new();
         for c in &analysis.concepts {
+            let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
             for (t, w) in &c.terms {
-                let e = seen.entry(t.as_str()).or_insert(0.0);
-                *e = e.max(*w);
+                if !self.doc_freq.contains_key(t.as_str()) {
+                    continue;
+                }
+                for (field, boost) in [
+                    (self.fields.name, BOOST_NAME),
+                    (self.fields.keywords, BOOST_KEYWORDS),
+                    (self.fields.summary, BOOST_SUMMARY),
+                    (self.fields.body, BOOST_BODY),
+                    (self.fields.parts, BOOST_PARTS),
+                ] {
+                    let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+                    disjuncts.push(Box::new(BoostQuery::new(Box::new(q), boost * w)));
+                }
             }
-        }
-        for (t, w) in &seen {
-            if !self.doc_freq.contains_key(*t) {
-                continue;
-            }
-            for (field, boost) in [
-                (self.fields.name, BOOST_NAME),
-                (self.fields.keywords, BOOST_KEYWORDS),
-                (self.fields.summary, BOOST_SUMMARY),
-                (self.fields.body, BOOST_BODY),
-                (self.fields.parts, BOOST_PARTS),
-            ] {
-                let q = TermQuery::new(
-                    Term::from_field_text(field, t),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(q), boost * w)),
-                ));
+            if !disjuncts.is_empty() {
+                clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, TIE_BREAKER))));
             }
         }
         if clauses.is_empty() {

@@ -10,7 +10,12 @@ use super::{is_stopword, umlautify};
 /// Shortest word that is split into parts, and shortest part.
 const MIN_COMPOUND: usize = 8;
 const MIN_HEAD: usize = 4;
-const MIN_MODIFIER: usize = 3;
+const MIN_MODIFIER: usize = 4;
+/// Verb prefixes and particles are not the first part of a compound ("ver-bringen").
+const PREFIXES: &[&str] = &[
+    "durch", "unter", "hinter", "wieder", "zurück", "nach", "über", "gegen", "voran", "heraus",
+    "herein", "hinaus", "hinein", "zusammen", "weiter", "entgegen", "vorbei", "empor",
+];
 /// Linking elements between the parts of a German compound ("Aufenthalt-s-erlaubnis").
 const LINKS: &[&str] = &["s", "es", "n", "en", "e", "er", "ns"];
 
@@ -106,12 +111,15 @@ impl Lexicon {
         if modifier.chars().count() < MIN_MODIFIER {
             return None;
         }
+        if PREFIXES.contains(&modifier) {
+            return None;
+        }
         if self.knows(modifier) && !is_stopword(modifier) {
             return Some(vec![modifier.to_string()]);
         }
         for link in LINKS {
             if let Some(base) = modifier.strip_suffix(link) {
-                if base.chars().count() >= MIN_MODIFIER && self.knows(base) && !is_stopword(base) {
+                if base.chars().count() >= MIN_MODIFIER && self.knows(base) && !is_stopword(base) && !PREFIXES.contains(&base) {
                     return Some(vec![base.to_string()]);
                 }
             }

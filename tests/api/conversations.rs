@@ -1,0 +1,98 @@
+//! Conversations over HTTP on the demo catalogue: answers with sources, follow-ups,
+//! clarify choices, handoff and the silence that follows it, deletion.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn stateless_answer_quotes_the_entry_with_its_source() {
+    let app = spawn_app().await;
+    let r = app.answer("Was kostet ein Personalausweis?").await;
+    assert_eq!(r["outcome"], "answer");
+    assert_eq!(r["aspect"], "fees");
+    assert_eq!(r["entries"][0]["id"], "personalausweis");
+    let text = r["text"].as_str().unwrap();
+    assert!(text.contains("37,00 Euro"), "{text}");
+    assert!(text.contains("https://www.musterstadt.example/service/personalausweis"), "{text}");
+    assert!(r["entries"][0]["booking"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn every_outcome_over_http() {
+    let app = spawn_app().await;
+    assert_eq!(app.answer("Hallo!").await["outcome"], "smalltalk");
+    assert_eq!(app.answer("Wer bist du?").await["outcome"], "smalltalk");
+    assert_eq!(app.answer("Ich möchte mit einem Menschen sprechen").await["outcome"], "handoff");
+    assert_eq!(app.answer("agent please").await["outcome"], "handoff");
+    let r = app.answer("Was ist die Hauptstadt von Kanada?").await;
+    assert_eq!(r["outcome"], "dont_know");
+    assert_eq!(r["offer_handoff"], true);
+    assert_eq!(app.answer("asdf").await["outcome"], "dont_know");
+    assert_eq!(app.answer("Wie melde ich meinen Hund an?").await["outcome"], "answer");
+    assert_eq!(app.answer("How much does a passport cost?").await["lang"], "en");
+}
+
+#[tokio::test]
+async fn follow_up_refers_to_the_entry_just_answered() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    let r: Value = app.say(&id, &token, json!({ "text": "Ich brauche einen neuen Reisepass" })).await.json().await.unwrap();
+    assert_eq!(r["outcome"], "answer");
+    let answered = r["entries"][0]["id"].clone();
+    let r: Value = app.say(&id, &token, json!({ "text": "und was kostet das?" })).await.json().await.unwrap();
+    assert_eq!(r["outcome"], "answer", "{r}");
+    assert_eq!(r["aspect"], "fees");
+    assert_eq!(r["entries"][0]["id"], answered);
+    let r: Value = app.say(&id, &token, json!({ "text": "Was muss ich mitbringen?" })).await.json().await.unwrap();
+    assert_eq!(r["aspect"], "documents");
+    assert_eq!(r["entries"][0]["id"], answered);
+
+    let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
+    let messages = t["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 6);
+    assert_eq!(messages[0]["author"], "citizen");
+    assert_eq!(messages[0]["text"], "Ich brauche einen neuen Reisepass");
+    assert_eq!(messages[1]["author"], "bot");
+    assert_eq!(messages[1]["entries"][0], answered);
+}
+
+#[tokio::test]
+async fn choosing_a_clarify_option_answers_it() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    // Pick by id, as a widget button does.
+    let r: Value = app.say(&id, &token, json!({ "text": "Reisepass", "choice": "kinderreisepass" })).await.json().await.unwrap();
+    assert_eq!(r["outcome"], "answer");
+    assert_eq!(r["entries"][0]["id"], "kinderreisepass");
+    // An unknown choice is ignored and the text is answered.
+    let r: Value = app.say(&id, &token, json!({ "text": "Reisepass", "choice": "gibt-es-nicht" })).await.json().await.unwrap();
+    assert_ne!(r["outcome"], "handoff");
+}
+
+#[tokio::test]
+async fn after_a_handoff_the_bot_is_silent() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    let r: Value = app.say(&id, &token, json!({ "text": "Ich möchte bitte mit einer Person sprechen." })).await.json().await.unwrap();
+    assert_eq!(r["outcome"], "handoff");
+    assert_eq!(r["handoff"], "requested");
+    let r: Value = app.say(&id, &token, json!({ "text": "Was kostet ein Reisepass?" })).await.json().await.unwrap();
+    assert_eq!(r["outcome"], "handoff");
+    assert_eq!(r["silent"], true);
+    assert_eq!(r["text"], "");
+    let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
+    assert_eq!(t["state"], "waiting");
+    let authors: Vec<&str> = t["messages"].as_array().unwrap().iter().map(|m| m["author"].as_str().unwrap()).collect();
+    assert_eq!(authors, ["citizen", "bot", "citizen"]);
+}
+
+#[tokio::test]
+async fn a_citizen_can_delete_the_conversation() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    app.say(&id, &token, json!({ "text": "Reisepass" })).await;
+    let r = app.client.delete(format!("{}/api/v1/conversations/{id}", app.address)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.transcript(&id, &token).await.status(), 404);
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on port 0 with a fresh database, driven over HTTP,
+//! and the store suite against SQLite and PostgreSQL.
+
+mod api_errors;
+mod conversations;
+mod helpers;
+mod import;
+mod store;
