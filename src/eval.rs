@@ -146,12 +146,19 @@ pub fn run(dialogue: &Dialogue, questions: &[Question], mut progress: impl FnMut
     }
 }
 
-/// For every answerable question not answered right, and every wrong answer: the question,
-/// what was expected, and the candidates with their scores.
+/// For every question: whether it was handled right, what was expected, how the question
+/// was analysed, and the candidates with their scores.
 pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> String {
     use std::fmt::Write;
     let kb = dialogue.knowledge();
-    let name = |id: &str| kb.catalogue.entries.iter().find(|e| e.id.as_str() == id).map(|e| e.name.clone()).unwrap_or_default();
+    let name = |id: &str| {
+        kb.catalogue
+            .entries
+            .iter()
+            .find(|e| e.id.as_str() == id)
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
+    };
     let mut out = String::new();
     for (q, r) in questions.iter().zip(&report.results) {
         let right = if q.answerable() {
@@ -159,22 +166,65 @@ pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> 
         } else {
             r.outcome != Outcome::Answer
         };
-        if right {
-            continue;
-        }
-        let inbound = Inbound { text: q.q.clone(), lang: q.lang.as_deref().and_then(|l| l.parse().ok()), choice: None };
+        let inbound = Inbound {
+            text: q.q.clone(),
+            lang: q.lang.as_deref().and_then(|l| l.parse().ok()),
+            choice: None,
+        };
         let d = dialogue.respond(&Default::default(), &inbound);
         let lang = inbound.lang.unwrap_or(crate::language::Lang::De);
-        let concepts = kb.index.analyse(&q.q, lang).concepts.iter().map(|c| {
-            let terms: Vec<String> = c.terms.iter().map(|(t, w)| format!("{t}:{w:.1}")).collect();
-            format!("{}({:.1}{})[{}]", c.word, c.weight, if c.known { "" } else { "?" }, terms.join(" "))
-        }).collect::<Vec<_>>().join(" ");
-        let _ = writeln!(out, "[{}] {} -> {}", q.kind, q.q, r.outcome.as_str());
-        let _ = writeln!(out, "  expect: {}", q.expect.iter().map(|e| format!("{e} {}", name(e))).collect::<Vec<_>>().join(" | "));
+        let concepts = kb
+            .index
+            .analyse(&q.q, lang)
+            .concepts
+            .iter()
+            .map(|c| {
+                let terms: Vec<String> =
+                    c.terms.iter().map(|(t, w)| format!("{t}:{w:.1}")).collect();
+                format!(
+                    "{}({:.1}{})[{}]",
+                    c.word,
+                    c.weight,
+                    if c.known { "" } else { "?" },
+                    terms.join(" ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            out,
+            "[{}] {} -> {} {}",
+            q.kind,
+            q.q,
+            r.outcome.as_str(),
+            if right { "OK" } else { "FAIL" }
+        );
+        let _ = writeln!(
+            out,
+            "  expect: {}",
+            q.expect
+                .iter()
+                .map(|e| format!("{e} {}", name(e)))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         let _ = writeln!(out, "  concepts: {concepts}");
-        for (id, score, coverage) in d.candidates.iter().take(5) {
-            let mark = if q.expect.contains(&id.to_string()) { "*" } else { " " };
-            let _ = writeln!(out, "  {mark} {score:7.2} cov {coverage:.2}  {id} {}", name(id.as_str()));
+        for c in d.candidates.iter().take(5) {
+            let mark = if q.expect.contains(&c.id.to_string()) {
+                "*"
+            } else {
+                " "
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {:7.2} cov {:.2} tcov {:.2} spec {:.2}  {} {}",
+                c.score,
+                c.coverage,
+                c.title_coverage,
+                c.specificity,
+                c.id,
+                name(c.id.as_str())
+            );
         }
     }
     out

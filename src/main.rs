@@ -208,7 +208,11 @@ async fn main() -> anyhow::Result<()> {
             let n = catalogue::export_files(store.as_ref(), &dir).await?;
             println!("{n} entries written to {}", dir.display());
         }
-        Command::Eval { questions, output, explain } => {
+        Command::Eval {
+            questions,
+            output,
+            explain,
+        } => {
             let text = std::fs::read_to_string(&questions)
                 .with_context(|| format!("reading {}", questions.display()))?;
             let questions = eval::parse_questions(&text)?;

@@ -31,6 +31,9 @@ const WEIGHT_CORRECTED: f32 = 0.85;
 /// How much a concept's further matching terms and fields add to its best one.
 const TIE_BREAKER: f32 = 0.3;
 
+/// How much an entry name's unexplained words lower its score.
+const SPECIFICITY_WEIGHT: f32 = 0.3;
+
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 12;
 
@@ -83,6 +86,9 @@ pub struct Hit {
     pub coverage: f32,
     /// Share found in the entry's name or keywords (0–1).
     pub title_coverage: f32,
+    /// Share of the entry name's weight that the question explains (0–1): "Vorläufiger
+    /// Reisepass" explains less of a question about a passport than "Reisepass".
+    pub specificity: f32,
 }
 
 struct Fields {
@@ -97,6 +103,7 @@ struct Fields {
 /// Terms of one entry, for the coverage features.
 #[derive(Default)]
 struct EntryTerms {
+    name: Vec<String>,
     title: HashSet<String>,
     all: HashSet<String>,
 }
@@ -228,6 +235,9 @@ impl SearchIndex {
             let (body_t, body_p) = analyse_text(&lexicon, &body);
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
             let mut et = EntryTerms::default();
+            et.name = name_t.clone();
+            et.name.sort();
+            et.name.dedup();
             et.title.extend(name_t.iter().cloned());
             et.title.extend(kw_t.iter().cloned());
             for t in name_t
@@ -308,7 +318,9 @@ impl SearchIndex {
 
     /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
     pub fn analyse(&self, text: &str, lang: Lang) -> Analysis {
-        let words = language::words(text);
+        let words = language::words_joined(text, |w| {
+            self.lexicon.knows(w) || self.doc_freq.contains_key(&language::stem(w))
+        });
         let stems: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
         let mut concepts: Vec<Concept> = Vec::new();
         let mut concept_at: HashMap<usize, usize> = HashMap::new();
@@ -448,12 +460,21 @@ impl SearchIndex {
                     (self.fields.body, BOOST_BODY),
                     (self.fields.parts, BOOST_PARTS),
                 ] {
-                    let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+                    let q = TermQuery::new(
+                        Term::from_field_text(field, t),
+                        IndexRecordOption::WithFreqs,
+                    );
                     disjuncts.push(Box::new(BoostQuery::new(Box::new(q), boost * w)));
                 }
             }
             if !disjuncts.is_empty() {
-                clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, TIE_BREAKER))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(DisjunctionMaxQuery::with_tie_breaker(
+                        disjuncts,
+                        TIE_BREAKER,
+                    )),
+                ));
             }
         }
         if clauses.is_empty() {
@@ -493,13 +514,33 @@ impl SearchIndex {
                     .sum::<f32>()
                     / total
             };
+            let asked: HashSet<&str> = analysis
+                .concepts
+                .iter()
+                .flat_map(|c| c.terms.iter().map(|(t, _)| t.as_str()))
+                .collect();
+            let (mut explained, mut total_name) = (0.0, 0.0);
+            for t in &terms.name {
+                let w = self.idf(t).unwrap_or(0.0);
+                total_name += w;
+                if asked.contains(t.as_str()) {
+                    explained += w;
+                }
+            }
+            let specificity = if total_name > 0.0 {
+                explained / total_name
+            } else {
+                0.0
+            };
             hits.push(Hit {
                 entry,
-                score,
+                score: score * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity)),
                 coverage: matched(&terms.all),
                 title_coverage: matched(&terms.title),
+                specificity,
             });
         }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(hits)
     }
 

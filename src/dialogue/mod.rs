@@ -127,20 +127,23 @@ pub struct Context {
 /// The confidence bars. Coverage is the share of a question's meaning found in an entry.
 #[derive(Debug, Clone, Copy)]
 pub struct Confidence {
-    /// Below this coverage the bot does not answer.
+    /// Below this coverage (anywhere in the entry) the bot does not answer.
     pub min_coverage: f32,
+    /// Below this coverage of the entry's name and keywords the bot does not answer.
+    pub min_title_coverage: f32,
+    /// Below this search score the bot does not answer.
+    pub min_score: f32,
     /// A second entry this close in score (ratio to the best) makes the question ambiguous.
     pub ambiguous_ratio: f32,
-    /// Coverage the best entry needs to be answered despite a close second.
-    pub decisive_coverage: f32,
 }
 
 impl Default for Confidence {
     fn default() -> Self {
         Confidence {
-            min_coverage: 0.5,
-            ambiguous_ratio: 0.9,
-            decisive_coverage: 0.85,
+            min_coverage: 0.3,
+            min_title_coverage: 0.3,
+            min_score: 10.0,
+            ambiguous_ratio: 0.8,
         }
     }
 }
@@ -170,8 +173,18 @@ pub struct Dialogue {
 pub struct Decision {
     pub reply: Reply,
     pub context: Context,
-    /// Candidates considered, best first (entry id, score, coverage).
-    pub candidates: Vec<(EntryId, f32, f32)>,
+    /// Candidates considered, best first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A search candidate with the figures the confidence decision read.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: EntryId,
+    pub score: f32,
+    pub coverage: f32,
+    pub title_coverage: f32,
+    pub specificity: f32,
 }
 
 impl Dialogue {
@@ -264,9 +277,15 @@ impl Dialogue {
                 Vec::new()
             }
         };
-        let candidates: Vec<(EntryId, f32, f32)> = hits
+        let candidates: Vec<Candidate> = hits
             .iter()
-            .map(|h| (kb.index.entry_id(h.entry).clone(), h.score, h.coverage))
+            .map(|h| Candidate {
+                id: kb.index.entry_id(h.entry).clone(),
+                score: h.score,
+                coverage: h.coverage,
+                title_coverage: h.title_coverage,
+                specificity: h.specificity,
+            })
             .collect();
         match self.decide(&hits) {
             Choice::Answer(i) => {
@@ -299,7 +318,10 @@ impl Dialogue {
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
         };
-        if best.coverage < c.min_coverage {
+        if best.coverage < c.min_coverage
+            || best.title_coverage < c.min_title_coverage
+            || best.score < c.min_score
+        {
             return Choice::DontKnow;
         }
         let close: Vec<usize> = hits
@@ -308,16 +330,18 @@ impl Dialogue {
             .skip(1)
             .take(2)
             .filter(|(_, h)| {
-                h.score >= best.score * c.ambiguous_ratio && h.coverage >= c.min_coverage
+                // A close second that explains less of its own name is a variant, not a rival.
+                h.score >= best.score * c.ambiguous_ratio
+                    && h.coverage >= c.min_coverage
+                    && h.specificity >= best.specificity
             })
             .map(|(i, _)| i)
             .collect();
-        if close.is_empty()
-            || best.coverage >= c.decisive_coverage && best.coverage > hits[close[0]].coverage
-        {
-            return Choice::Answer(0);
+        if close.is_empty() {
+            Choice::Answer(0)
+        } else {
+            Choice::Clarify(std::iter::once(0).chain(close).collect())
         }
-        Choice::Clarify(std::iter::once(0).chain(close).collect())
     }
 }
 

@@ -119,7 +119,11 @@ impl Lexicon {
         }
         for link in LINKS {
             if let Some(base) = modifier.strip_suffix(link) {
-                if base.chars().count() >= MIN_MODIFIER && self.knows(base) && !is_stopword(base) && !PREFIXES.contains(&base) {
+                if base.chars().count() >= MIN_MODIFIER
+                    && self.knows(base)
+                    && !is_stopword(base)
+                    && !PREFIXES.contains(&base)
+                {
                     return Some(vec![base.to_string()]);
                 }
             }

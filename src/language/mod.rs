@@ -68,6 +68,36 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// Particles of German separable verbs, which stand at the end of a clause:
+/// "Wie melde ich meinen Hund an?" means "anmelden".
+const PARTICLES: &[&str] = &[
+    "an", "ab", "um", "aus", "ein", "auf", "zu", "nach", "vor", "mit", "weg", "zurück", "fest",
+    "her", "hin", "los", "weiter", "wieder",
+];
+
+/// Words of a message with separable verbs joined back together, clause by clause:
+/// "Wie melde ich meinen Hund an?" → […, "anmelde", …, "hund"] (the particle is dropped,
+/// the verb carries it). `joins` says whether particle + verb is a real word.
+pub fn words_joined(text: &str, joins: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for clause in text.split(['.', ',', '!', '?', ';', ':', '\n']) {
+        let mut ws = words(clause);
+        if let Some(last) = ws.last().cloned() {
+            if ws.len() >= 3 && PARTICLES.contains(&last.as_str()) {
+                let verb = ws[..ws.len() - 1]
+                    .iter()
+                    .position(|w| !is_stopword(w) && joins(&format!("{last}{w}")));
+                if let Some(i) = verb {
+                    ws[i] = format!("{last}{}", ws[i]);
+                    ws.pop();
+                }
+            }
+        }
+        out.extend(ws);
+    }
+    out
+}
+
 /// The German spelling of a word typed without umlauts: "muenchen" → "münchen",
 /// "strasse" stays. Returns `None` when the word has no ae/oe/ue to replace.
 /// "que" and "aue"/"eue" (as in "Steuer", "Frauen") are left alone.
@@ -185,6 +215,23 @@ mod tests {
         assert_eq!(stem("verlängerungen"), stem("verlängerung"));
         assert_eq!(stem("straße"), "strass");
         assert!(!stem("personalausweis").contains('ä'));
+    }
+
+    #[test]
+    fn separable_verbs_are_joined() {
+        let known = |w: &str| matches!(w, "anmelde" | "abmelde" | "abholen");
+        assert_eq!(
+            words_joined("Wie melde ich meinen Hund an?", known),
+            ["wie", "anmelde", "ich", "meinen", "hund"]
+        );
+        assert_eq!(
+            words_joined("Ich melde mich ab, danke", known),
+            ["ich", "abmelde", "mich", "danke"]
+        );
+        assert_eq!(
+            words_joined("Ich fahre nach Rom", known),
+            ["ich", "fahre", "nach", "rom"]
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ async fn stateless_answer_quotes_the_entry_with_its_source() {
     assert_eq!(r["entries"][0]["id"], "personalausweis");
     let text = r["text"].as_str().unwrap();
     assert!(text.contains("37,00 Euro"), "{text}");
-    assert!(text.contains("https://www.musterstadt.example/service/personalausweis"), "{text}");
+    assert!(
+        text.contains("https://www.musterstadt.example/service/personalausweis"),
+        "{text}"
+    );
     assert!(r["entries"][0]["booking"].as_str().is_some());
 }
 
@@ -23,28 +26,56 @@ async fn every_outcome_over_http() {
     let app = spawn_app().await;
     assert_eq!(app.answer("Hallo!").await["outcome"], "smalltalk");
     assert_eq!(app.answer("Wer bist du?").await["outcome"], "smalltalk");
-    assert_eq!(app.answer("Ich möchte mit einem Menschen sprechen").await["outcome"], "handoff");
+    assert_eq!(
+        app.answer("Ich möchte mit einem Menschen sprechen").await["outcome"],
+        "handoff"
+    );
     assert_eq!(app.answer("agent please").await["outcome"], "handoff");
     let r = app.answer("Was ist die Hauptstadt von Kanada?").await;
     assert_eq!(r["outcome"], "dont_know");
     assert_eq!(r["offer_handoff"], true);
     assert_eq!(app.answer("asdf").await["outcome"], "dont_know");
-    assert_eq!(app.answer("Wie melde ich meinen Hund an?").await["outcome"], "answer");
-    assert_eq!(app.answer("How much does a passport cost?").await["lang"], "en");
+    assert_eq!(
+        app.answer("Wie melde ich meinen Hund an?").await["outcome"],
+        "answer"
+    );
+    assert_eq!(
+        app.answer("How much does a passport cost?").await["lang"],
+        "en"
+    );
 }
 
 #[tokio::test]
 async fn follow_up_refers_to_the_entry_just_answered() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
-    let r: Value = app.say(&id, &token, json!({ "text": "Ich brauche einen neuen Reisepass" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(
+            &id,
+            &token,
+            json!({ "text": "Ich brauche einen neuen Reisepass" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["outcome"], "answer");
     let answered = r["entries"][0]["id"].clone();
-    let r: Value = app.say(&id, &token, json!({ "text": "und was kostet das?" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(&id, &token, json!({ "text": "und was kostet das?" }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["outcome"], "answer", "{r}");
     assert_eq!(r["aspect"], "fees");
     assert_eq!(r["entries"][0]["id"], answered);
-    let r: Value = app.say(&id, &token, json!({ "text": "Was muss ich mitbringen?" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(&id, &token, json!({ "text": "Was muss ich mitbringen?" }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["aspect"], "documents");
     assert_eq!(r["entries"][0]["id"], answered);
 
@@ -62,11 +93,29 @@ async fn choosing_a_clarify_option_answers_it() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
     // Pick by id, as a widget button does.
-    let r: Value = app.say(&id, &token, json!({ "text": "Reisepass", "choice": "kinderreisepass" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(
+            &id,
+            &token,
+            json!({ "text": "Reisepass", "choice": "kinderreisepass" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["outcome"], "answer");
     assert_eq!(r["entries"][0]["id"], "kinderreisepass");
     // An unknown choice is ignored and the text is answered.
-    let r: Value = app.say(&id, &token, json!({ "text": "Reisepass", "choice": "gibt-es-nicht" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(
+            &id,
+            &token,
+            json!({ "text": "Reisepass", "choice": "gibt-es-nicht" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(r["outcome"], "handoff");
 }
 
@@ -74,16 +123,35 @@ async fn choosing_a_clarify_option_answers_it() {
 async fn after_a_handoff_the_bot_is_silent() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
-    let r: Value = app.say(&id, &token, json!({ "text": "Ich möchte bitte mit einer Person sprechen." })).await.json().await.unwrap();
+    let r: Value = app
+        .say(
+            &id,
+            &token,
+            json!({ "text": "Ich möchte bitte mit einer Person sprechen." }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["outcome"], "handoff");
     assert_eq!(r["handoff"], "requested");
-    let r: Value = app.say(&id, &token, json!({ "text": "Was kostet ein Reisepass?" })).await.json().await.unwrap();
+    let r: Value = app
+        .say(&id, &token, json!({ "text": "Was kostet ein Reisepass?" }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["outcome"], "handoff");
     assert_eq!(r["silent"], true);
     assert_eq!(r["text"], "");
     let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
     assert_eq!(t["state"], "waiting");
-    let authors: Vec<&str> = t["messages"].as_array().unwrap().iter().map(|m| m["author"].as_str().unwrap()).collect();
+    let authors: Vec<&str> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["author"].as_str().unwrap())
+        .collect();
     assert_eq!(authors, ["citizen", "bot", "citizen"]);
 }
 
@@ -92,7 +160,13 @@ async fn a_citizen_can_delete_the_conversation() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
     app.say(&id, &token, json!({ "text": "Reisepass" })).await;
-    let r = app.client.delete(format!("{}/api/v1/conversations/{id}", app.address)).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .client
+        .delete(format!("{}/api/v1/conversations/{id}", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.transcript(&id, &token).await.status(), 404);
 }

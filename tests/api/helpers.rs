@@ -19,34 +19,57 @@ pub async fn spawn_app() -> TestApp {
     let db = dir.path().join("rathaus.db");
     let settings = Settings {
         listen: "127.0.0.1:0".into(),
-        database: format!("sqlite://{}", db.display()).parse().expect("database url"),
+        database: format!("sqlite://{}", db.display())
+            .parse()
+            .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
         retention: None,
     };
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), _dir: dir }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
 }
 
 impl TestApp {
     pub async fn answer(&self, q: &str) -> Value {
-        let r = self.client.post(format!("{}/api/v1/answer", self.address)).json(&json!({ "q": q })).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}/api/v1/answer", self.address))
+            .json(&json!({ "q": q }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "answer to {q}");
         r.json().await.unwrap()
     }
 
     /// Starts a conversation; returns (id, token).
     pub async fn start(&self) -> (String, String) {
-        let r = self.client.post(format!("{}/api/v1/conversations", self.address)).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}/api/v1/conversations", self.address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         let v: Value = r.json().await.unwrap();
-        (v["id"].as_str().unwrap().to_string(), v["token"].as_str().unwrap().to_string())
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["token"].as_str().unwrap().to_string(),
+        )
     }
 
     pub async fn say(&self, id: &str, token: &str, body: Value) -> reqwest::Response {
         self.client
-            .post(format!("{}/api/v1/conversations/{id}/messages", self.address))
+            .post(format!(
+                "{}/api/v1/conversations/{id}/messages",
+                self.address
+            ))
             .bearer_auth(token)
             .json(&body)
             .send()
@@ -55,6 +78,11 @@ impl TestApp {
     }
 
     pub async fn transcript(&self, id: &str, token: &str) -> reqwest::Response {
-        self.client.get(format!("{}/api/v1/conversations/{id}", self.address)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .get(format!("{}/api/v1/conversations/{id}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 }

@@ -14,7 +14,13 @@ fn munich() -> std::path::PathBuf {
 async fn munich_export_imports_cleanly_and_reimports_in_place() {
     let store = SqliteStore::connect(":memory:").await.unwrap();
     let dir = munich();
-    let report = catalogue::import_dldb(&store, &dir.join("services_de.json"), &dir.join("locations_de.json")).await.unwrap();
+    let report = catalogue::import_dldb(
+        &store,
+        &dir.join("services_de.json"),
+        &dir.join("locations_de.json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.added.len(), 287, "{report}");
     assert_eq!(report.offices, 109);
     assert!(report.skipped.is_empty(), "{report}");
@@ -23,21 +29,48 @@ async fn munich_export_imports_cleanly_and_reimports_in_place() {
     assert_eq!(entries.len(), 287);
     for e in &entries {
         for text in [&e.name, &e.summary, &e.description] {
-            assert!(!text.contains("<p>") && !text.contains("&nbsp;") && !text.contains("&amp;") && !text.contains('\u{200b}'), "{}: {text}", e.id);
+            assert!(
+                !text.contains("<p>")
+                    && !text.contains("&nbsp;")
+                    && !text.contains("&amp;")
+                    && !text.contains('\u{200b}'),
+                "{}: {text}",
+                e.id
+            );
         }
-        assert!(e.links.source.as_deref().is_some_and(|s| s.contains(e.id.as_str())), "{} has no source link", e.id);
+        assert!(
+            e.links
+                .source
+                .as_deref()
+                .is_some_and(|s| s.contains(e.id.as_str())),
+            "{} has no source link",
+            e.id
+        );
     }
     // Empty descriptions are kept as empty, not as markup.
     assert!(entries.iter().filter(|e| e.description.is_empty()).count() >= 50);
     // Links inside prose stay usable, and offices are linked.
     let pa = entries.iter().find(|e| e.id.as_str() == "1063441").unwrap();
-    assert!(pa.description.contains("Kontaktformular (https://"), "{}", pa.description);
+    assert!(
+        pa.description.contains("Kontaktformular (https://"),
+        "{}",
+        pa.description
+    );
     assert!(pa.fees.as_deref().unwrap().contains("46 Euro"));
     assert!(!pa.offices.is_empty());
     assert!(pa.keywords.iter().any(|k| k == "Perso"));
 
-    let again = catalogue::import_dldb(&store, &dir.join("services_de.json"), &dir.join("locations_de.json")).await.unwrap();
-    assert_eq!((again.added.len(), again.updated.len(), again.unchanged), (0, 0, 287));
+    let again = catalogue::import_dldb(
+        &store,
+        &dir.join("services_de.json"),
+        &dir.join("locations_de.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.added.len(), again.updated.len(), again.unchanged),
+        (0, 0, 287)
+    );
     assert_eq!(store.entries().await.unwrap().len(), 287);
 }
 
@@ -49,7 +82,9 @@ async fn a_broken_record_is_reported_and_skipped() {
     std::fs::write(&services, r#"{"data": [{"id": "1", "name": "Gut", "description": "<p>Text</p>"}, {"id": "2"}, {"id": "x y", "name": "Böse Id"}]}"#).unwrap();
     std::fs::write(&locations, r#"{"data": []}"#).unwrap();
     let store = SqliteStore::connect(":memory:").await.unwrap();
-    let report = catalogue::import_dldb(&store, &services, &locations).await.unwrap();
+    let report = catalogue::import_dldb(&store, &services, &locations)
+        .await
+        .unwrap();
     assert_eq!(report.added, ["1"]);
     assert_eq!(report.skipped.len(), 2, "{report}");
     assert!(report.skipped.iter().any(|s| s.id == "service 2"));
@@ -58,7 +93,9 @@ async fn a_broken_record_is_reported_and_skipped() {
 #[tokio::test]
 async fn knowledge_folder_round_trips_through_export() {
     let store = SqliteStore::connect(":memory:").await.unwrap();
-    let report = catalogue::import_files(&store, &repo().join("knowledge")).await.unwrap();
+    let report = catalogue::import_files(&store, &repo().join("knowledge"))
+        .await
+        .unwrap();
     assert!(report.added.len() >= 30, "{report}");
     assert!(report.skipped.is_empty(), "{report}");
     let out = tempfile::tempdir().unwrap();
@@ -67,7 +104,10 @@ async fn knowledge_folder_round_trips_through_export() {
     let copy = SqliteStore::connect(":memory:").await.unwrap();
     let again = catalogue::import_files(&copy, out.path()).await.unwrap();
     assert!(again.skipped.is_empty(), "{again}");
-    let (a, b) = (store.entries().await.unwrap(), copy.entries().await.unwrap());
+    let (a, b) = (
+        store.entries().await.unwrap(),
+        copy.entries().await.unwrap(),
+    );
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.id, y.id);
@@ -77,6 +117,12 @@ async fn knowledge_folder_round_trips_through_export() {
         assert_eq!(x.links, y.links);
         assert_eq!(x.offices, y.offices);
     }
-    assert_eq!(store.offices().await.unwrap(), copy.offices().await.unwrap());
-    assert_eq!(store.synonyms("de").await.unwrap(), copy.synonyms("de").await.unwrap());
+    assert_eq!(
+        store.offices().await.unwrap(),
+        copy.offices().await.unwrap()
+    );
+    assert_eq!(
+        store.synonyms("de").await.unwrap(),
+        copy.synonyms("de").await.unwrap()
+    );
 }
