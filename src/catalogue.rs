@@ -50,7 +50,11 @@ pub async fn import_dldb(
     services: &Path,
     locations: &Path,
 ) -> Result<ImportReport, CatalogueError> {
-    let (mut entries, offices, skipped) = dldb::parse(&read(services)?, &read(locations)?)?;
+    let dldb::Export {
+        mut entries,
+        offices,
+        skipped,
+    } = dldb::parse(&read(services)?, &read(locations)?)?;
     let mut report = ImportReport {
         skipped,
         ..Default::default()

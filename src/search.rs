@@ -32,7 +32,9 @@ const WEIGHT_CORRECTED: f32 = 0.85;
 const TIE_BREAKER: f32 = 0.3;
 
 /// How much an entry name's unexplained words lower its score.
-const SPECIFICITY_WEIGHT: f32 = 0.3;
+const SPECIFICITY_WEIGHT: f32 = 0.15;
+/// How much the share of the question an entry leaves unexplained lowers its score.
+const COVERAGE_WEIGHT: f32 = 0.4;
 
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 12;
@@ -234,10 +236,13 @@ impl SearchIndex {
             let (sum_t, sum_p) = analyse_text(&lexicon, &summary);
             let (body_t, body_p) = analyse_text(&lexicon, &body);
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
-            let mut et = EntryTerms::default();
-            et.name = name_t.clone();
-            et.name.sort();
-            et.name.dedup();
+            let mut name = name_t.clone();
+            name.sort();
+            name.dedup();
+            let mut et = EntryTerms {
+                name,
+                ..Default::default()
+            };
             et.title.extend(name_t.iter().cloned());
             et.title.extend(kw_t.iter().cloned());
             for t in name_t
@@ -321,7 +326,8 @@ impl SearchIndex {
         let words = language::words_joined(text, |w| {
             self.lexicon.knows(w) || self.doc_freq.contains_key(&language::stem(w))
         });
-        let stems: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
+        // Synonyms are matched on what the citizen meant: umlaut spellings and typos fixed.
+        let mut stems: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
         let mut concepts: Vec<Concept> = Vec::new();
         let mut concept_at: HashMap<usize, usize> = HashMap::new();
 
@@ -335,6 +341,7 @@ impl SearchIndex {
             let mut terms: Vec<(String, f32)> = Vec::new();
             let word = match self.lexicon.canonical(w) {
                 Some(c) => {
+                    stems[pos] = language::stem(&c);
                     terms.push((language::stem(&c), 1.0));
                     c
                 }
@@ -351,17 +358,19 @@ impl SearchIndex {
             for p in parts {
                 terms.push((p, WEIGHT_PART));
             }
-            if !whole_known && !parts_known {
-                if let Some(fixed) = self.lexicon.correct(&word) {
-                    terms.push((language::stem(&fixed), WEIGHT_CORRECTED));
-                    let mut fixed_parts = Vec::new();
-                    compound_parts(&self.lexicon, &fixed, 0, &mut fixed_parts);
-                    terms.extend(
-                        fixed_parts
-                            .into_iter()
-                            .map(|p| (p, WEIGHT_CORRECTED * WEIGHT_PART)),
-                    );
-                }
+            if !whole_known
+                && !parts_known
+                && let Some(fixed) = self.lexicon.correct(&word)
+            {
+                stems[pos] = language::stem(&fixed);
+                terms.push((language::stem(&fixed), WEIGHT_CORRECTED));
+                let mut fixed_parts = Vec::new();
+                compound_parts(&self.lexicon, &fixed, 0, &mut fixed_parts);
+                terms.extend(
+                    fixed_parts
+                        .into_iter()
+                        .map(|p| (p, WEIGHT_CORRECTED * WEIGHT_PART)),
+                );
             }
             concept_at.insert(pos, concepts.len());
             concepts.push(Concept {
@@ -408,10 +417,10 @@ impl SearchIndex {
             };
             // The other words of a multi-word phrase are explained by the rule.
             for p in &positions {
-                if let Some(&other) = concept_at.get(p) {
-                    if other != target {
-                        concepts[other].terms.clear();
-                    }
+                if let Some(&other) = concept_at.get(p)
+                    && other != target
+                {
+                    concepts[other].terms.clear();
                 }
             }
             for t in expansion {
@@ -527,6 +536,7 @@ impl SearchIndex {
                     explained += w;
                 }
             }
+            let coverage = matched(&terms.all);
             let specificity = if total_name > 0.0 {
                 explained / total_name
             } else {
@@ -534,8 +544,10 @@ impl SearchIndex {
             };
             hits.push(Hit {
                 entry,
-                score: score * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity)),
-                coverage: matched(&terms.all),
+                score: score
+                    * (1.0 - COVERAGE_WEIGHT * (1.0 - coverage))
+                    * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity)),
+                coverage,
                 title_coverage: matched(&terms.title),
                 specificity,
             });

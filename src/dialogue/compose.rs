@@ -28,21 +28,20 @@ fn reply(outcome: Outcome, text: String, lang: Lang) -> Reply {
 
 /// The entry's name in the citizen's language where the catalogue has it.
 pub(super) fn entry_name(e: &Entry, lang: Lang) -> String {
-    if lang == Lang::En {
-        if let Some(t) = e.translations.get("en") {
-            if !t.name.is_empty() {
-                return t.name.clone();
-            }
-        }
+    if lang == Lang::En
+        && let Some(t) = e.translations.get("en")
+        && !t.name.is_empty()
+    {
+        return t.name.clone();
     }
     e.name.clone()
 }
 
 fn summary(e: &Entry, lang: Lang) -> Option<String> {
-    if lang == Lang::En {
-        if let Some(t) = e.translations.get("en").filter(|t| !t.summary.is_empty()) {
-            return Some(t.summary.clone());
-        }
+    if lang == Lang::En
+        && let Some(t) = e.translations.get("en").filter(|t| !t.summary.is_empty())
+    {
+        return Some(t.summary.clone());
     }
     let s = if e.summary.is_empty() {
         crate::knowledge::html::lead(&e.description, SUMMARY_CHARS)

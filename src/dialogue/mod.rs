@@ -233,13 +233,13 @@ impl Dialogue {
             let n: usize = text.trim_end_matches(['.', ')']).parse().ok()?;
             context.choices.get(n.checked_sub(1)?).cloned()
         });
-        if let Some(id) = picked {
-            if let Some(entry) = kb.catalogue.entry(&id) {
-                next.last_entry = Some(id);
-                next.choices.clear();
-                let reply = compose::answer(&kb.catalogue, entry, Aspect::Summary, lang);
-                return done(reply, next, Vec::new());
-            }
+        if let Some(id) = picked
+            && let Some(entry) = kb.catalogue.entry(&id)
+        {
+            next.last_entry = Some(id);
+            next.choices.clear();
+            let reply = compose::answer(&kb.catalogue, entry, Aspect::Summary, lang);
+            return done(reply, next, Vec::new());
         }
         if let Some(reason) = intent::handoff(text) {
             next.choices.clear();
@@ -257,14 +257,14 @@ impl Dialogue {
 
         // A follow-up on the entry just answered: an aspect and nothing else known.
         if analysis.known_weight() == 0.0 {
-            if let (Some(id), false) = (&context.last_entry, aspect == Aspect::Summary) {
-                if let Some(entry) = kb.catalogue.entry(id) {
-                    return done(
-                        compose::answer(&kb.catalogue, entry, aspect, lang),
-                        next,
-                        Vec::new(),
-                    );
-                }
+            if let (Some(id), false) = (&context.last_entry, aspect == Aspect::Summary)
+                && let Some(entry) = kb.catalogue.entry(id)
+            {
+                return done(
+                    compose::answer(&kb.catalogue, entry, aspect, lang),
+                    next,
+                    Vec::new(),
+                );
             }
             next.choices.clear();
             return done(compose::dont_know(lang), next, Vec::new());
@@ -333,7 +333,7 @@ impl Dialogue {
                 // A close second that explains less of its own name is a variant, not a rival.
                 h.score >= best.score * c.ambiguous_ratio
                     && h.coverage >= c.min_coverage
-                    && h.specificity >= best.specificity
+                    && h.specificity + SPECIFICITY_MARGIN > best.specificity
             })
             .map(|(i, _)| i)
             .collect();
@@ -344,6 +344,9 @@ impl Dialogue {
         }
     }
 }
+
+/// How much more of its name the best entry must explain to beat a close second outright.
+const SPECIFICITY_MARGIN: f32 = 0.08;
 
 enum Choice {
     Answer(usize),

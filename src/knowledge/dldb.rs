@@ -281,11 +281,15 @@ fn location(v: Value) -> Result<Office, String> {
     })
 }
 
+/// What a DLDB export holds: entries, offices, and the records that had to be skipped.
+pub struct Export {
+    pub entries: Vec<Entry>,
+    pub offices: Vec<Office>,
+    pub skipped: Vec<Skipped>,
+}
+
 /// The entries and offices of a DLDB export, and the records that had to be skipped.
-pub fn parse(
-    services_json: &str,
-    locations_json: &str,
-) -> Result<(Vec<Entry>, Vec<Office>, Vec<Skipped>), DldbError> {
+pub fn parse(services_json: &str, locations_json: &str) -> Result<Export, DldbError> {
     let mut skipped = Vec::new();
     let mut entries = Vec::new();
     for v in records(services_json)? {
@@ -309,7 +313,11 @@ pub fn parse(
             }),
         }
     }
-    Ok((entries, offices, skipped))
+    Ok(Export {
+        entries,
+        offices,
+        skipped,
+    })
 }
 
 /// Keeps only the offices the import knows, so an entry never points nowhere.
@@ -346,7 +354,11 @@ mod tests {
             {"id": "3", "name": "Leer", "description": "<p>\u200b</p>"}
         ]}"#;
         let locations = r#"{"data": [{"id": "10", "name": "Bürgerbüro", "address": {"street": "Ring", "house_number": "1", "postal_code": "80331", "city": "München"}, "contact": {"phone": "089 1"}}, {"id": 11}]}"#;
-        let (entries, offices, skipped) = parse(services, locations).unwrap();
+        let Export {
+            entries,
+            offices,
+            skipped,
+        } = parse(services, locations).unwrap();
         assert_eq!(entries.len(), 2);
         let e = &entries[0];
         assert_eq!(e.keywords, ["Perso", "Ausweis"]);

@@ -118,20 +118,19 @@ impl Lexicon {
             return Some(vec![modifier.to_string()]);
         }
         for link in LINKS {
-            if let Some(base) = modifier.strip_suffix(link) {
-                if base.chars().count() >= MIN_MODIFIER
-                    && self.knows(base)
-                    && !is_stopword(base)
-                    && !PREFIXES.contains(&base)
-                {
-                    return Some(vec![base.to_string()]);
-                }
+            if let Some(base) = modifier.strip_suffix(link)
+                && base.chars().count() >= MIN_MODIFIER
+                && self.knows(base)
+                && !is_stopword(base)
+                && !PREFIXES.contains(&base)
+            {
+                return Some(vec![base.to_string()]);
             }
         }
-        if let Some(parts) = self.split(modifier) {
-            if parts.iter().all(|p| self.knows(p)) {
-                return Some(parts);
-            }
+        if let Some(parts) = self.split(modifier)
+            && parts.iter().all(|p| self.knows(p))
+        {
+            return Some(parts);
         }
         None
     }

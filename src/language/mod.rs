@@ -82,15 +82,16 @@ pub fn words_joined(text: &str, joins: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for clause in text.split(['.', ',', '!', '?', ';', ':', '\n']) {
         let mut ws = words(clause);
-        if let Some(last) = ws.last().cloned() {
-            if ws.len() >= 3 && PARTICLES.contains(&last.as_str()) {
-                let verb = ws[..ws.len() - 1]
-                    .iter()
-                    .position(|w| !is_stopword(w) && joins(&format!("{last}{w}")));
-                if let Some(i) = verb {
-                    ws[i] = format!("{last}{}", ws[i]);
-                    ws.pop();
-                }
+        if let Some(last) = ws.last().cloned()
+            && ws.len() >= 3
+            && PARTICLES.contains(&last.as_str())
+        {
+            let verb = ws[..ws.len() - 1]
+                .iter()
+                .position(|w| !is_stopword(w) && joins(&format!("{last}{w}")));
+            if let Some(i) = verb {
+                ws[i] = format!("{last}{}", ws[i]);
+                ws.pop();
             }
         }
         out.extend(ws);
