@@ -92,6 +92,36 @@ async fn follow_up_refers_to_the_entry_just_answered() {
 async fn choosing_a_clarify_option_answers_it() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
+    // "Gewerbe" alone fits registering and deregistering a business equally.
+    let r: Value = app
+        .say(&id, &token, json!({ "text": "Gewerbe" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "clarify", "{r}");
+    let choices: Vec<&str> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        choices.contains(&"gewerbe-anmelden") && choices.contains(&"gewerbe-abmelden"),
+        "{choices:?}"
+    );
+    assert_eq!(r["offer_handoff"], true);
+    // Answering with the option's number answers that entry.
+    let second = choices[1];
+    let r: Value = app
+        .say(&id, &token, json!({ "text": "2" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "answer");
+    assert_eq!(r["entries"][0]["id"], second);
+
     // Pick by id, as a widget button does.
     let r: Value = app
         .say(
