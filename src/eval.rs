@@ -217,11 +217,12 @@ pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> 
             };
             let _ = writeln!(
                 out,
-                "  {mark} {:7.2} cov {:.2} tcov {:.2} spec {:.2}  {} {}",
+                "  {mark} {:7.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2}  {} {}",
                 c.score,
                 c.coverage,
                 c.title_coverage,
                 c.specificity,
+                c.strength,
                 c.id,
                 name(c.id.as_str())
             );

@@ -37,7 +37,7 @@ const SPECIFICITY_WEIGHT: f32 = 0.15;
 const COVERAGE_WEIGHT: f32 = 0.4;
 
 /// Candidates looked at after BM25.
-const CANDIDATES: usize = 12;
+const CANDIDATES: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -88,6 +88,9 @@ pub struct Hit {
     pub coverage: f32,
     /// Share found in the entry's name or keywords (0–1).
     pub title_coverage: f32,
+    /// BM25F relative to the question's own weight: how strongly the entry matches what was
+    /// asked, the same scale for any question length and catalogue size (about 0–1.6).
+    pub strength: f32,
     /// Share of the entry name's weight that the question explains (0–1): "Vorläufiger
     /// Reisepass" explains less of a question about a passport than "Reisepass".
     pub specificity: f32,
@@ -108,7 +111,24 @@ struct EntryTerms {
     name: Vec<String>,
     title: HashSet<String>,
     all: HashSet<String>,
+    /// Term frequency per field (name, keywords, summary, body, parts).
+    tf: HashMap<String, [f32; FIELDS]>,
+    /// Field lengths in terms.
+    len: [f32; FIELDS],
 }
+
+/// Fields scored, in the order of [`FIELD_BOOSTS`].
+const FIELDS: usize = 5;
+const FIELD_BOOSTS: [f32; FIELDS] = [
+    BOOST_NAME,
+    BOOST_KEYWORDS,
+    BOOST_SUMMARY,
+    BOOST_BODY,
+    BOOST_PARTS,
+];
+/// BM25 saturation and length normalisation.
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
 
 /// The searchable form of a catalogue. Built once per publication, then read-only.
 pub struct SearchIndex {
@@ -120,6 +140,7 @@ pub struct SearchIndex {
     /// Analysed right-hand sides of the synonym rules, by rule position (German, then English).
     expansions: Vec<Vec<String>>,
     terms: Vec<EntryTerms>,
+    avg_len: [f32; FIELDS],
     doc_freq: HashMap<String, u32>,
     ids: Vec<EntryId>,
 }
@@ -245,6 +266,15 @@ impl SearchIndex {
             };
             et.title.extend(name_t.iter().cloned());
             et.title.extend(kw_t.iter().cloned());
+            for (f, list) in [&name_t, &kw_t, &sum_t, &body_t, &parts]
+                .into_iter()
+                .enumerate()
+            {
+                et.len[f] = list.len() as f32;
+                for t in list {
+                    et.tf.entry(t.clone()).or_insert([0.0; FIELDS])[f] += 1.0;
+                }
+            }
             for t in name_t
                 .iter()
                 .chain(&kw_t)
@@ -288,7 +318,14 @@ impl SearchIndex {
             })
             .collect();
 
+        let mut avg_len = [0.0; FIELDS];
+        for et in &terms {
+            for f in 0..FIELDS {
+                avg_len[f] += et.len[f] / terms.len().max(1) as f32;
+            }
+        }
         Ok(SearchIndex {
+            avg_len,
             reader,
             fields,
             lexicon,
@@ -313,6 +350,12 @@ impl SearchIndex {
         let df = *self.doc_freq.get(term)? as f32;
         let n = self.ids.len().max(1) as f32;
         Some(((n - df + 0.5) / (df + 0.5) + 1.0).ln())
+    }
+
+    /// The weight of a term found in one entry only: the unit scores are measured in.
+    fn max_idf(&self) -> f32 {
+        let n = self.ids.len().max(1) as f32;
+        ((n + 0.5) / 1.5 + 1.0).ln().max(f32::EPSILON)
     }
 
     /// The weight an unknown word gets: that of a word found in a few entries.
@@ -358,8 +401,15 @@ impl SearchIndex {
             for p in parts {
                 terms.push((p, WEIGHT_PART));
             }
+            let inflected = (!whole_known && !parts_known)
+                .then(|| self.verb_form(&word))
+                .flatten();
+            if let Some(base) = &inflected {
+                terms.push((base.clone(), WEIGHT_CORRECTED));
+            }
             if !whole_known
                 && !parts_known
+                && inflected.is_none()
                 && let Some(fixed) = self.lexicon.correct(&word)
             {
                 stems[pos] = language::stem(&fixed);
@@ -497,7 +547,7 @@ impl SearchIndex {
         )?;
         let total = analysis.total_weight().max(f32::EPSILON);
         let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        for (_, address) in top {
             let stored: TantivyDocument = searcher.doc(address)?;
             let Some(entry) = stored
                 .get_first(self.fields.id)
@@ -529,7 +579,11 @@ impl SearchIndex {
                 .flat_map(|c| c.terms.iter().map(|(t, _)| t.as_str()))
                 .collect();
             let (mut explained, mut total_name) = (0.0, 0.0);
-            for t in &terms.name {
+            for t in terms
+                .name
+                .iter()
+                .filter(|t| !language::is_generic_action(t))
+            {
                 let w = self.idf(t).unwrap_or(0.0);
                 total_name += w;
                 if asked.contains(t.as_str()) {
@@ -542,18 +596,85 @@ impl SearchIndex {
             } else {
                 0.0
             };
+            let raw = self.bm25f(analysis, terms);
+            let score = raw / self.max_idf();
             hits.push(Hit {
                 entry,
                 score: score
                     * (1.0 - COVERAGE_WEIGHT * (1.0 - coverage))
                     * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity)),
                 coverage,
+                strength: raw / total,
                 title_coverage: matched(&terms.title),
                 specificity,
             });
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(hits)
+    }
+
+    /// The index term of a verb form the stemmer leaves alone: "wohnt" → wohn(en),
+    /// "gekauft" → kauf(en), "zugelassen" → zulass(en), "eingetragen" → eintrag(en).
+    fn verb_form(&self, word: &str) -> Option<String> {
+        const PARTICLES: &[&str] = &[
+            "an", "ab", "auf", "aus", "ein", "mit", "nach", "um", "vor", "zu", "zurück", "weg",
+            "fest", "durch", "über", "unter", "",
+        ];
+        const ENDINGS: &[&str] = &["t", "et", "st", "est", "te", "ten", "tet", "en", "n", ""];
+        let known = |c: &str| -> Option<String> {
+            [c.to_string(), format!("{c}en"), format!("{c}n")]
+                .iter()
+                .map(|v| language::stem(v))
+                .find(|st| st.len() >= 3 && self.doc_freq.contains_key(st))
+        };
+        for particle in PARTICLES {
+            let Some(rest) = word.strip_prefix(particle) else {
+                continue;
+            };
+            // A participle: (particle) ge … t / en.
+            let (rest, participle) = match rest.strip_prefix("ge") {
+                Some(r) if r.chars().count() >= 3 => (r, true),
+                _ if particle.is_empty() => (rest, false),
+                _ => continue,
+            };
+            for ending in ENDINGS {
+                if !participle && ending.is_empty() {
+                    continue;
+                }
+                if let Some(base) = rest.strip_suffix(ending) {
+                    if base.chars().count() >= 3 {
+                        if let Some(term) = known(&format!("{particle}{base}")) {
+                            return Some(term);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// BM25F with one document frequency per term across all fields, so that a word common
+    /// in the catalogue (the city's name) counts little even where it is rare in names.
+    /// A concept counts with its best term.
+    fn bm25f(&self, analysis: &Analysis, terms: &EntryTerms) -> f32 {
+        let norm: [f32; FIELDS] = std::array::from_fn(|f| {
+            let avg = self.avg_len[f].max(1.0);
+            1.0 - B + B * terms.len[f] / avg
+        });
+        analysis
+            .concepts
+            .iter()
+            .map(|c| {
+                c.terms
+                    .iter()
+                    .filter_map(|(t, w)| {
+                        let tf = terms.tf.get(t)?;
+                        let x: f32 = (0..FIELDS).map(|f| FIELD_BOOSTS[f] * tf[f] / norm[f]).sum();
+                        Some(w * self.idf(t)? * x * (K1 + 1.0) / (x + K1))
+                    })
+                    .fold(0.0, f32::max)
+            })
+            .sum()
     }
 
     pub fn entry_id(&self, entry: usize) -> &EntryId {

@@ -124,26 +124,40 @@ pub struct Context {
     pub with_staff: bool,
 }
 
-/// The confidence bars. Coverage is the share of a question's meaning found in an entry.
+/// The confidence bars. Coverage is the share of a question's meaning found in an entry;
+/// scores are BM25F divided by the catalogue's largest term weight, so the bars mean the
+/// same for a town of 40 entries and a city of thousands.
 #[derive(Debug, Clone, Copy)]
 pub struct Confidence {
-    /// Below this coverage (anywhere in the entry) the bot does not answer.
-    pub min_coverage: f32,
-    /// Below this coverage of the entry's name and keywords the bot does not answer.
-    pub min_title_coverage: f32,
-    /// Below this search score the bot does not answer.
-    pub min_score: f32,
-    /// A second entry this close in score (ratio to the best) makes the question ambiguous.
+    /// The best entry is answered from this coverage …
+    pub answer_coverage: f32,
+    /// … and this score (or this strength, the score relative to the question's own
+    /// weight, which carries small catalogues where every term is common) …
+    pub answer_score: f32,
+    pub answer_strength: f32,
+    /// … and the entry's name or keywords must name some of what was asked …
+    pub answer_title_coverage: f32,
+    /// … unless a second entry comes this close in score (ratio to the best).
     pub ambiguous_ratio: f32,
+    /// Below the answer bars, the closest entries are offered as choices from this score
+    /// (or strength) …
+    pub clarify_score: f32,
+    pub clarify_strength: f32,
+    /// … and this coverage; below both the bot says it does not know.
+    pub clarify_coverage: f32,
 }
 
 impl Default for Confidence {
     fn default() -> Self {
         Confidence {
-            min_coverage: 0.3,
-            min_title_coverage: 0.3,
-            min_score: 10.0,
+            answer_coverage: 0.35,
+            answer_score: 1.2,
+            answer_strength: 1.6,
+            answer_title_coverage: 0.1,
             ambiguous_ratio: 0.8,
+            clarify_score: 0.95,
+            clarify_strength: 1.3,
+            clarify_coverage: 0.4,
         }
     }
 }
@@ -185,6 +199,7 @@ pub struct Candidate {
     pub coverage: f32,
     pub title_coverage: f32,
     pub specificity: f32,
+    pub strength: f32,
 }
 
 impl Dialogue {
@@ -285,6 +300,7 @@ impl Dialogue {
                 coverage: h.coverage,
                 title_coverage: h.title_coverage,
                 specificity: h.specificity,
+                strength: h.strength,
             })
             .collect();
         match self.decide(&hits) {
@@ -318,35 +334,40 @@ impl Dialogue {
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
         };
-        if best.coverage < c.min_coverage
-            || best.title_coverage < c.min_title_coverage
-            || best.score < c.min_score
+        let close = |h: &&Hit| {
+            // A close second that explains less of its own name is a variant, not a rival.
+            h.score >= best.score * c.ambiguous_ratio
+                && h.specificity + SPECIFICITY_MARGIN > best.specificity
+        };
+        let answerable = best.score >= c.answer_score || best.strength >= c.answer_strength;
+        if best.coverage >= c.answer_coverage
+            && best.title_coverage >= c.answer_title_coverage
+            && answerable
         {
-            return Choice::DontKnow;
+            let rivals: Vec<usize> = (1..hits.len().min(3))
+                .filter(|&i| close(&&hits[i]))
+                .collect();
+            if rivals.is_empty() {
+                return Choice::Answer(0);
+            }
+            return Choice::Clarify(std::iter::once(0).chain(rivals).collect());
         }
-        let close: Vec<usize> = hits
-            .iter()
-            .enumerate()
-            .skip(1)
-            .take(2)
-            .filter(|(_, h)| {
-                // A close second that explains less of its own name is a variant, not a rival.
-                h.score >= best.score * c.ambiguous_ratio
-                    && h.coverage >= c.min_coverage
-                    && h.specificity + SPECIFICITY_MARGIN > best.specificity
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if close.is_empty() {
-            Choice::Answer(0)
-        } else {
-            Choice::Clarify(std::iter::once(0).chain(close).collect())
+        let plausible = best.score >= c.clarify_score || best.strength >= c.clarify_strength;
+        if best.coverage >= c.clarify_coverage && plausible {
+            let choices = (0..hits.len().min(3))
+                .filter(|&i| hits[i].score >= best.score * CHOICE_RATIO)
+                .collect();
+            return Choice::Clarify(choices);
         }
+        Choice::DontKnow
     }
 }
 
+/// Choices offered when unsure: entries at least this close to the best.
+const CHOICE_RATIO: f32 = 0.5;
+
 /// How much more of its name the best entry must explain to beat a close second outright.
-const SPECIFICITY_MARGIN: f32 = 0.08;
+const SPECIFICITY_MARGIN: f32 = 0.4;
 
 enum Choice {
     Answer(usize),

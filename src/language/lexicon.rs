@@ -97,6 +97,7 @@ impl Lexicon {
                 return Some(parts);
             }
             if fallback.is_none()
+                && !self.knows(word)
                 && chars.len() - cut >= 6
                 && !modifier.chars().all(|c| c.is_ascii_digit())
             {

@@ -7,7 +7,7 @@ mod stopwords;
 mod synonyms;
 
 pub use lexicon::Lexicon;
-pub use stopwords::{is_filler, is_stopword};
+pub use stopwords::{is_filler, is_generic_action, is_stopword};
 pub use synonyms::{SynonymError, SynonymRule, Synonyms};
 
 use std::borrow::Cow;

@@ -374,11 +374,37 @@ const FILLER: &[&str] = &[
     "bräuchte",
     "geben",
     "stadt",
+    "neu",
+    "neue",
+    "neuen",
+    "neuer",
+    "neues",
+    "neuem",
+];
+
+// Verbs of asking for something, common to many service names ("… beantragen"): they do
+// not tell one service from another.
+const GENERIC_ACTIONS: &[&str] = &[
+    "beantragen",
+    "antrag",
+    "beantragung",
+    "erteilung",
+    "ausstellung",
+    "erhalten",
 ];
 
 static STOP: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| GERMAN.iter().chain(ENGLISH).copied().collect());
 static FILL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FILLER.iter().copied().collect());
+
+static GENERIC: LazyLock<HashSet<String>> =
+    LazyLock::new(|| GENERIC_ACTIONS.iter().map(|w| super::stem(w)).collect());
+
+/// An index term of asking for something ("beantrag"): present in many service names, it
+/// does not tell one service from another.
+pub fn is_generic_action(term: &str) -> bool {
+    GENERIC.contains(term)
+}
 
 /// A function word of German or English.
 pub fn is_stopword(word: &str) -> bool {
