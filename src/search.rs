@@ -140,6 +140,8 @@ pub struct SearchIndex {
     /// Analysed right-hand sides of the synonym rules, by rule position (German, then English).
     expansions: Vec<Vec<String>>,
     terms: Vec<EntryTerms>,
+    /// Entry position of each document, by segment and document id.
+    doc_entry: Vec<Vec<usize>>,
     avg_len: [f32; FIELDS],
     doc_freq: HashMap<String, u32>,
     ids: Vec<EntryId>,
@@ -299,6 +301,23 @@ impl SearchIndex {
         }
         writer.commit()?;
         let reader = index.reader()?;
+        // Which entry each document is, by segment and document id: read once here, so a
+        // search never opens stored documents.
+        let searcher = reader.searcher();
+        let mut doc_entry = Vec::with_capacity(searcher.segment_readers().len());
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let mut entries = Vec::with_capacity(segment.max_doc() as usize);
+            for doc_id in 0..segment.max_doc() {
+                let stored: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, doc_id))?;
+                let entry = stored
+                    .get_first(fields.id)
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(usize::MAX);
+                entries.push(entry);
+            }
+            doc_entry.push(entries);
+        }
 
         let expansions = synonyms
             .rules
@@ -325,6 +344,7 @@ impl SearchIndex {
             }
         }
         Ok(SearchIndex {
+            doc_entry,
             avg_len,
             reader,
             fields,
@@ -548,14 +568,15 @@ impl SearchIndex {
         let total = analysis.total_weight().max(f32::EPSILON);
         let mut hits = Vec::with_capacity(top.len());
         for (_, address) in top {
-            let stored: TantivyDocument = searcher.doc(address)?;
-            let Some(entry) = stored
-                .get_first(self.fields.id)
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse::<usize>().ok())
-            else {
+            let entry = self
+                .doc_entry
+                .get(address.segment_ord as usize)
+                .and_then(|docs| docs.get(address.doc_id as usize))
+                .copied()
+                .unwrap_or(usize::MAX);
+            if entry >= self.terms.len() {
                 continue;
-            };
+            }
             let terms = &self.terms[entry];
             let matched = |set: &HashSet<String>| -> f32 {
                 analysis
