@@ -21,12 +21,12 @@ const BOOST_NAME: f32 = 3.0;
 const BOOST_KEYWORDS: f32 = 2.0;
 const BOOST_SUMMARY: f32 = 1.0;
 const BOOST_BODY: f32 = 0.6;
-const BOOST_PARTS: f32 = 0.5;
+const BOOST_PARTS: f32 = 0.8;
 
 /// What a term found another way counts, relative to the citizen's own word.
 const WEIGHT_SYNONYM: f32 = 0.8;
 const WEIGHT_PART: f32 = 0.6;
-const WEIGHT_CORRECTED: f32 = 0.85;
+const WEIGHT_CORRECTED: f32 = 1.0;
 
 /// How much a concept's further matching terms and fields add to its best one.
 const TIE_BREAKER: f32 = 0.3;
@@ -34,7 +34,7 @@ const TIE_BREAKER: f32 = 0.3;
 /// How much an entry name's unexplained words lower its score.
 const SPECIFICITY_WEIGHT: f32 = 0.15;
 /// How much the share of the question an entry leaves unexplained lowers its score.
-const COVERAGE_WEIGHT: f32 = 0.4;
+const COVERAGE_WEIGHT: f32 = 0.2;
 
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 40;
@@ -127,7 +127,7 @@ const FIELD_BOOSTS: [f32; FIELDS] = [
     BOOST_PARTS,
 ];
 /// BM25 saturation and length normalisation.
-const K1: f32 = 1.2;
+const K1: f32 = 2.0;
 const B: f32 = 0.75;
 
 /// The searchable form of a catalogue. Built once per publication, then read-only.
