@@ -308,7 +308,8 @@ impl SearchIndex {
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let mut entries = Vec::with_capacity(segment.max_doc() as usize);
             for doc_id in 0..segment.max_doc() {
-                let stored: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, doc_id))?;
+                let stored: TantivyDocument =
+                    searcher.doc(tantivy::DocAddress::new(ord as u32, doc_id))?;
                 let entry = stored
                     .get_first(fields.id)
                     .and_then(|v| v.as_str())
@@ -421,13 +422,16 @@ impl SearchIndex {
             for p in parts {
                 terms.push((p, WEIGHT_PART));
             }
-            let inflected = (!whole_known && !parts_known)
+            // The lexicon is German: English words are not corrected into German ones.
+            let german = lang == Lang::De;
+            let inflected = (german && !whole_known && !parts_known)
                 .then(|| self.verb_form(&word))
                 .flatten();
             if let Some(base) = &inflected {
                 terms.push((base.clone(), WEIGHT_CORRECTED));
             }
-            if !whole_known
+            if german
+                && !whole_known
                 && !parts_known
                 && inflected.is_none()
                 && let Some(fixed) = self.lexicon.correct(&word)
@@ -451,16 +455,23 @@ impl SearchIndex {
             });
         }
 
-        let mut matched = self.synonyms.matches(&stems);
+        // Rules match the words as written and as corrected.
+        let written: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
+        let mut matched = self.synonyms.matches(&written);
+        matched.extend(self.synonyms.matches(&stems));
         if lang == Lang::En {
             let offset = self.synonyms.rules.len();
-            matched.extend(
-                self.synonyms_en
-                    .matches(&stems)
-                    .into_iter()
-                    .map(|(i, p)| (offset + i, p)),
-            );
+            for list in [&written, &stems] {
+                matched.extend(
+                    self.synonyms_en
+                        .matches(list)
+                        .into_iter()
+                        .map(|(i, p)| (offset + i, p)),
+                );
+            }
         }
+        matched.sort();
+        matched.dedup_by_key(|(i, _)| *i);
         for (index, positions) in matched {
             let expansion = &self.expansions[index];
             // Attach to the concept of the phrase's first meaningful word, or make one.

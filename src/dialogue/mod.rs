@@ -266,9 +266,14 @@ impl Dialogue {
 
         let aspect = intent::aspect(text);
         let mut analysis = kb.index.analyse(text, lang);
-        analysis
-            .concepts
-            .retain(|c| !intent::is_aspect_word(&c.word));
+        // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked
+        // ("address registration" is a topic).
+        let topical = |c: &crate::search::Concept| c.known && !intent::is_aspect_word(&c.word);
+        if analysis.concepts.iter().any(topical) {
+            analysis
+                .concepts
+                .retain(|c| !intent::is_aspect_word(&c.word));
+        }
 
         // A follow-up on the entry just answered: an aspect and nothing else known.
         if analysis.known_weight() == 0.0 {

@@ -380,6 +380,7 @@ const FILLER: &[&str] = &[
     "neuer",
     "neues",
     "neuem",
+    "new",
 ];
 
 // Verbs of asking for something, common to many service names ("… beantragen"): they do
