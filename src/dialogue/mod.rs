@@ -269,23 +269,28 @@ impl Dialogue {
         // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked
         // ("address registration" is a topic).
         let topical = |c: &crate::search::Concept| c.known && !intent::is_aspect_word(&c.word);
-        if analysis.concepts.iter().any(topical) {
+        let has_topic = analysis.concepts.iter().any(topical);
+
+        // A follow-up on the entry just answered: an aspect and no topic of its own.
+        if !has_topic
+            && aspect != Aspect::Summary
+            && let Some(entry) = context
+                .last_entry
+                .as_ref()
+                .and_then(|id| kb.catalogue.entry(id))
+        {
+            return done(
+                compose::answer(&kb.catalogue, entry, aspect, lang),
+                next,
+                Vec::new(),
+            );
+        }
+        if has_topic {
             analysis
                 .concepts
                 .retain(|c| !intent::is_aspect_word(&c.word));
         }
-
-        // A follow-up on the entry just answered: an aspect and nothing else known.
         if analysis.known_weight() == 0.0 {
-            if let (Some(id), false) = (&context.last_entry, aspect == Aspect::Summary)
-                && let Some(entry) = kb.catalogue.entry(id)
-            {
-                return done(
-                    compose::answer(&kb.catalogue, entry, aspect, lang),
-                    next,
-                    Vec::new(),
-                );
-            }
             next.choices.clear();
             return done(compose::dont_know(lang), next, Vec::new());
         }
