@@ -338,12 +338,9 @@ impl SearchIndex {
             })
             .collect();
 
-        let mut avg_len = [0.0; FIELDS];
-        for et in &terms {
-            for f in 0..FIELDS {
-                avg_len[f] += et.len[f] / terms.len().max(1) as f32;
-            }
-        }
+        let count = terms.len().max(1) as f32;
+        let avg_len: [f32; FIELDS] =
+            std::array::from_fn(|f| terms.iter().map(|et| et.len[f]).sum::<f32>() / count);
         Ok(SearchIndex {
             doc_entry,
             avg_len,
@@ -673,12 +670,11 @@ impl SearchIndex {
                 if !participle && ending.is_empty() {
                     continue;
                 }
-                if let Some(base) = rest.strip_suffix(ending) {
-                    if base.chars().count() >= 3 {
-                        if let Some(term) = known(&format!("{particle}{base}")) {
-                            return Some(term);
-                        }
-                    }
+                if let Some(base) = rest.strip_suffix(ending)
+                    && base.chars().count() >= 3
+                    && let Some(term) = known(&format!("{particle}{base}"))
+                {
+                    return Some(term);
                 }
             }
         }
