@@ -362,6 +362,14 @@ impl Dialogue {
             }
             return Choice::Clarify(std::iter::once(0).chain(rivals).collect());
         }
+        // The question names the entry in full and nothing else comes close: answer it, even
+        // when the question says much else besides.
+        let named = best.specificity >= 0.99
+            && best.score >= c.answer_score
+            && hits.get(1).is_none_or(|h| h.score <= best.score * NAMED_RATIO);
+        if named {
+            return Choice::Answer(0);
+        }
         let plausible = best.score >= c.clarify_score || best.strength >= c.clarify_strength;
         if best.coverage >= c.clarify_coverage && plausible {
             let choices = (0..hits.len().min(3))
@@ -372,6 +380,9 @@ impl Dialogue {
         Choice::DontKnow
     }
 }
+
+/// How far ahead an entry named in full must be to be answered on its name alone.
+const NAMED_RATIO: f32 = 0.75;
 
 /// Choices offered when unsure: entries at least this close to the best.
 const CHOICE_RATIO: f32 = 0.5;
