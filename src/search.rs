@@ -140,6 +140,8 @@ pub struct SearchIndex {
     /// Analysed right-hand sides of the synonym rules, by rule position (German, then English).
     expansions: Vec<Vec<String>>,
     terms: Vec<EntryTerms>,
+    /// Numbers that occur in entry names.
+    name_numbers: HashSet<String>,
     /// Entry position of each document, by segment and document id.
     doc_entry: Vec<Vec<usize>>,
     avg_len: [f32; FIELDS],
@@ -341,7 +343,14 @@ impl SearchIndex {
         let count = terms.len().max(1) as f32;
         let avg_len: [f32; FIELDS] =
             std::array::from_fn(|f| terms.iter().map(|et| et.len[f]).sum::<f32>() / count);
+        let name_numbers = catalogue
+            .entries
+            .iter()
+            .flat_map(|e| language::words(&e.name))
+            .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+            .collect();
         Ok(SearchIndex {
+            name_numbers,
             doc_entry,
             avg_len,
             reader,
@@ -396,7 +405,9 @@ impl SearchIndex {
             if is_stopword(w) || is_filler(w) || w.chars().count() < 2 {
                 continue;
             }
-            if w.chars().all(|c| c.is_ascii_digit()) && !self.doc_freq.contains_key(w.as_str()) {
+            // A number counts only where an entry's name has it ("§ 81", "ab 16 Jahren"); ages,
+            // years and amounts in a question are context.
+            if w.chars().all(|c| c.is_ascii_digit()) && !self.name_numbers.contains(w.as_str()) {
                 continue;
             }
             let mut terms: Vec<(String, f32)> = Vec::new();
