@@ -366,7 +366,9 @@ impl Dialogue {
         // when the question says much else besides.
         let named = best.specificity >= 0.99
             && best.score >= c.answer_score
-            && hits.get(1).is_none_or(|h| h.score <= best.score * NAMED_RATIO);
+            && hits
+                .get(1)
+                .is_none_or(|h| h.score <= best.score * NAMED_RATIO);
         if named {
             return Choice::Answer(0);
         }

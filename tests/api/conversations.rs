@@ -200,3 +200,44 @@ async fn a_citizen_can_delete_the_conversation() {
     assert_eq!(r.status(), 204);
     assert_eq!(app.transcript(&id, &token).await.status(), 404);
 }
+
+#[tokio::test]
+async fn personal_data_is_masked_in_what_is_kept_for_statistics() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    let text = "Meine IBAN ist DE89 3704 0044 0532 0130 00, rufen Sie 0171 2345678 an, Mail max@example.org, Flugzeugträger";
+    let r: Value = app
+        .say(&id, &token, json!({ "text": text }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "dont_know", "{r}");
+
+    // The transcript keeps what the citizen wrote: staff need it.
+    let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
+    assert_eq!(t["messages"][0]["text"], text);
+
+    // The unanswered-questions list gets it masked (written off the reply's path).
+    use rathaus::store::{SqliteStore, Store};
+    let store = SqliteStore::connect(app.database.to_str().unwrap())
+        .await
+        .unwrap();
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept = store.unanswered(10).await.unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(kept.len(), 1);
+    let masked = &kept[0].text;
+    assert!(
+        masked.contains("[IBAN]") && masked.contains("[TELEFON]") && masked.contains("[E-MAIL]"),
+        "{masked}"
+    );
+    for secret in ["DE89", "2345678", "max@example.org"] {
+        assert!(!masked.contains(secret), "{masked}");
+    }
+}

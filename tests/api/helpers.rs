@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The app's SQLite database, for looking at what it kept.
+    pub database: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -31,6 +33,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        database: db,
         _dir: dir,
     }
 }
