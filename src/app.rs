@@ -11,10 +11,11 @@ use crate::catalogue;
 use crate::conversations::{Conversations, now_ms};
 use crate::dialogue::{Confidence, Dialogue};
 use crate::http;
+use crate::semantic::Embedder;
 use crate::store::{self, DatabaseUrl, Store};
 
 /// What the server needs to start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub listen: String,
     pub database: DatabaseUrl,
@@ -22,6 +23,8 @@ pub struct Settings {
     pub knowledge: Option<PathBuf>,
     /// Conversations untouched for this long are deleted; `None` keeps them.
     pub retention: Option<Duration>,
+    /// The embedding service for meaning-based search, where the operator runs one.
+    pub embedder: Option<Embedder>,
 }
 
 pub struct Application {
@@ -46,14 +49,14 @@ impl Application {
                 tracing::warn!("the catalogue is empty: import one with `rathaus import`");
             }
         }
-        let knowledge = catalogue::knowledge(store.as_ref()).await?;
+        let knowledge = catalogue::knowledge(store.as_ref(), settings.embedder.as_ref()).await?;
         tracing::info!(
             entries = knowledge.catalogue.entries.len(),
             offices = knowledge.catalogue.offices.len(),
             "catalogue published"
         );
         let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
-        let conversations = Conversations::new(store.clone(), dialogue);
+        let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
         let router = http::router(http::state(conversations));
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {

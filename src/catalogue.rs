@@ -8,6 +8,7 @@ use crate::dialogue::Knowledge;
 use crate::knowledge::{Catalogue, ImportReport, dldb, files};
 use crate::language::Synonyms;
 use crate::search::SearchError;
+use crate::semantic::{self, Embedder, Purpose, Vectors};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -142,11 +143,25 @@ pub async fn load(store: &dyn Store) -> Result<Catalogue, CatalogueError> {
     })
 }
 
-/// The stored catalogue, indexed and ready for the dialogue core.
-pub async fn knowledge(store: &dyn Store) -> Result<Knowledge, CatalogueError> {
+/// The stored catalogue, indexed and ready for the dialogue core. With an embedder, every
+/// entry is embedded too; when the service fails, Rathaus goes on without meaning-based
+/// search and says so in the log.
+pub async fn knowledge(
+    store: &dyn Store,
+    embedder: Option<&Embedder>,
+) -> Result<Knowledge, CatalogueError> {
     let catalogue = load(store).await?;
-    let knowledge = tokio::task::spawn_blocking(move || Knowledge::build(catalogue))
+    let passages: Vec<String> = catalogue.entries.iter().map(semantic::passage).collect();
+    let mut knowledge = tokio::task::spawn_blocking(move || Knowledge::build(catalogue))
         .await
         .map_err(|e| CatalogueError::Store(StoreError::Database(e.to_string())))??;
+    if let Some(embedder) = embedder.filter(|_| !passages.is_empty()) {
+        match embedder.embed(&passages, Purpose::Passage).await {
+            Ok(rows) => knowledge.vectors = Vectors::new(rows),
+            Err(e) => {
+                tracing::warn!(error = %e, "entries not embedded: answering without meaning-based search")
+            }
+        }
+    }
     Ok(knowledge)
 }

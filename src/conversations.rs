@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::dialogue::{Dialogue, Inbound, Outcome, Reply};
 use crate::pii;
+use crate::semantic::{Embedder, Purpose};
 use crate::store::{
     Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Store,
     StoreError, token_digest,
@@ -41,11 +42,34 @@ pub fn now_ms() -> i64 {
 pub struct Conversations {
     store: Arc<dyn Store>,
     dialogue: Arc<Dialogue>,
+    embedder: Option<Embedder>,
 }
 
 impl Conversations {
-    pub fn new(store: Arc<dyn Store>, dialogue: Arc<Dialogue>) -> Conversations {
-        Conversations { store, dialogue }
+    pub fn new(
+        store: Arc<dyn Store>,
+        dialogue: Arc<Dialogue>,
+        embedder: Option<Embedder>,
+    ) -> Conversations {
+        Conversations {
+            store,
+            dialogue,
+            embedder,
+        }
+    }
+
+    /// The message's embedding, when a service is configured and the knowledge has vectors;
+    /// `None` (lexical search only) when the service fails.
+    async fn query_vector(&self, text: &str) -> Option<Vec<f32>> {
+        let embedder = self.embedder.as_ref()?;
+        self.dialogue.knowledge().vectors.as_ref()?;
+        match embedder.embed(&[text.to_string()], Purpose::Query).await {
+            Ok(mut v) => v.pop(),
+            Err(e) => {
+                tracing::warn!(error = %e, "question not embedded: answering by words only");
+                None
+            }
+        }
     }
 
     pub fn dialogue(&self) -> &Arc<Dialogue> {
@@ -107,7 +131,10 @@ impl Conversations {
             conversation.state,
             ConversationState::Waiting | ConversationState::Claimed
         );
-        let decision = self.dialogue.respond(&context, message);
+        let vector = self.query_vector(&message.text).await;
+        let decision = self
+            .dialogue
+            .respond_with(&context, message, vector.as_deref());
         let reply = decision.reply;
         let state = match (conversation.state, reply.outcome) {
             (ConversationState::Waiting | ConversationState::Claimed, _) => conversation.state,
@@ -142,7 +169,11 @@ impl Conversations {
 
     /// A stateless answer (no conversation is kept), for portals and benchmarks.
     pub async fn answer(&self, message: &Inbound) -> Reply {
-        let reply = self.dialogue.respond(&Default::default(), message).reply;
+        let vector = self.query_vector(&message.text).await;
+        let reply = self
+            .dialogue
+            .respond_with(&Default::default(), message, vector.as_deref())
+            .reply;
         self.observe(&message.text, &reply, Channel::Api);
         reply
     }

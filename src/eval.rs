@@ -110,18 +110,25 @@ pub struct Report {
 }
 
 /// Runs every question through the core; `progress` is called after each.
-pub fn run(dialogue: &Dialogue, questions: &[Question], mut progress: impl FnMut()) -> Report {
+/// `vectors` are the questions' embeddings, in order, where meaning-based search is on.
+pub fn run(
+    dialogue: &Dialogue,
+    questions: &[Question],
+    vectors: Option<&[Vec<f32>]>,
+    mut progress: impl FnMut(),
+) -> Report {
     let mut results = Vec::with_capacity(questions.len());
     let mut total = Tally::default();
     let mut by_kind: BTreeMap<String, Tally> = BTreeMap::new();
-    for q in questions {
+    for (i, q) in questions.iter().enumerate() {
+        let vector = vectors.and_then(|v| v.get(i)).map(Vec::as_slice);
         let inbound = Inbound {
             text: q.q.clone(),
             lang: q.lang.as_deref().and_then(|l| l.parse().ok()),
             choice: None,
         };
         let started = Instant::now();
-        let decision = dialogue.respond(&Default::default(), &inbound);
+        let decision = dialogue.respond_with(&Default::default(), &inbound, vector);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let r = Result {
             q: q.q.clone(),
@@ -148,7 +155,12 @@ pub fn run(dialogue: &Dialogue, questions: &[Question], mut progress: impl FnMut
 
 /// For every question: whether it was handled right, what was expected, how the question
 /// was analysed, and the candidates with their scores.
-pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> String {
+pub fn explain(
+    dialogue: &Dialogue,
+    questions: &[Question],
+    vectors: Option<&[Vec<f32>]>,
+    report: &Report,
+) -> String {
     use std::fmt::Write;
     let kb = dialogue.knowledge();
     let name = |id: &str| {
@@ -160,7 +172,8 @@ pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> 
             .unwrap_or_default()
     };
     let mut out = String::new();
-    for (q, r) in questions.iter().zip(&report.results) {
+    for (i, (q, r)) in questions.iter().zip(&report.results).enumerate() {
+        let vector = vectors.and_then(|v| v.get(i)).map(Vec::as_slice);
         let right = if q.answerable() {
             r.outcome == Outcome::Answer && r.entries.first().is_some_and(|e| q.expect.contains(e))
         } else {
@@ -171,7 +184,7 @@ pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> 
             lang: q.lang.as_deref().and_then(|l| l.parse().ok()),
             choice: None,
         };
-        let d = dialogue.respond(&Default::default(), &inbound);
+        let d = dialogue.respond_with(&Default::default(), &inbound, vector);
         let lang = inbound.lang.unwrap_or(crate::language::Lang::De);
         let concepts = kb
             .index
@@ -217,12 +230,14 @@ pub fn explain(dialogue: &Dialogue, questions: &[Question], report: &Report) -> 
             };
             let _ = writeln!(
                 out,
-                "  {mark} {:7.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2}  {} {}",
+                "  {mark} {:7.2} lex {:.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2} sim {:.2}  {} {}",
                 c.score,
+                c.lexical,
                 c.coverage,
                 c.title_coverage,
                 c.specificity,
                 c.strength,
+                c.similarity,
                 c.id,
                 name(c.id.as_str())
             );

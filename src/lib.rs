@@ -14,4 +14,5 @@ pub mod knowledge;
 pub mod language;
 pub mod pii;
 pub mod search;
+pub mod semantic;
 pub mod store;

@@ -10,8 +10,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use rathaus::app::{Application, Settings};
 use rathaus::dialogue::{Confidence, Dialogue, Inbound};
+use rathaus::semantic::{Embedder, Purpose};
 use rathaus::store::DatabaseUrl;
 use rathaus::{catalogue, eval, store};
+use secrecy::SecretString;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +30,18 @@ struct Cli {
         default_value = "sqlite://rathaus.db"
     )]
     database: DatabaseUrl,
+    /// An OpenAI-compatible embeddings API on premises (e.g. http://127.0.0.1:8000/v1) for
+    /// meaning-based search; without it Rathaus searches by words only.
+    #[arg(long, global = true, env = "RATHAUS_EMBEDDINGS_URL")]
+    embeddings_url: Option<String>,
+    /// The model name sent to the embedding service.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_EMBEDDINGS_MODEL",
+        default_value = "multilingual-e5-small"
+    )]
+    embeddings_model: String,
     /// Log format: text or json.
     #[arg(
         long,
@@ -144,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
                 listen,
                 database: cli.database,
                 knowledge: Some(knowledge),
+                embedder: embedder(&cli.embeddings_url, &cli.embeddings_model),
                 retention: (retention_days > 0)
                     .then(|| std::time::Duration::from_secs(retention_days * 86_400)),
             };
@@ -152,19 +167,25 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Ask { question, lang } => {
-            let dialogue = dialogue(&cli.database).await?;
+            let embedder = embedder(&cli.embeddings_url, &cli.embeddings_model);
+            let dialogue = dialogue(&cli.database, embedder.as_ref()).await?;
             let lang = lang
                 .map(|l| l.parse())
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            let decision = dialogue.respond(
-                &Default::default(),
-                &Inbound {
-                    text: question,
-                    lang,
-                    choice: None,
-                },
-            );
+            let vectors = query_vectors(
+                embedder.as_ref(),
+                &dialogue,
+                std::slice::from_ref(&question),
+            )
+            .await;
+            let vector = vectors.as_ref().and_then(|v| v.first()).map(Vec::as_slice);
+            let inbound = Inbound {
+                text: question,
+                lang,
+                choice: None,
+            };
+            let decision = dialogue.respond_with(&Default::default(), &inbound, vector);
             let r = decision.reply;
             println!("{}\n", r.text);
             println!("outcome: {}", r.outcome.as_str());
@@ -216,9 +237,12 @@ async fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&questions)
                 .with_context(|| format!("reading {}", questions.display()))?;
             let questions = eval::parse_questions(&text)?;
-            let dialogue = dialogue(&cli.database).await?;
+            let embedder = embedder(&cli.embeddings_url, &cli.embeddings_model);
+            let dialogue = dialogue(&cli.database, embedder.as_ref()).await?;
+            let texts: Vec<String> = questions.iter().map(|q| q.q.clone()).collect();
+            let vectors = query_vectors(embedder.as_ref(), &dialogue, &texts).await;
             let bar = progress(questions.len() as u64);
-            let report = eval::run(&dialogue, &questions, || bar.inc(1));
+            let report = eval::run(&dialogue, &questions, vectors.as_deref(), || bar.inc(1));
             bar.finish_and_clear();
             if let Some(path) = output {
                 let mut out = String::new();
@@ -230,7 +254,10 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             if explain {
-                print!("{}", eval::explain(&dialogue, &questions, &report));
+                print!(
+                    "{}",
+                    eval::explain(&dialogue, &questions, vectors.as_deref(), &report)
+                );
             }
             print!("{report}");
         }
@@ -238,9 +265,39 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn dialogue(database: &DatabaseUrl) -> anyhow::Result<Arc<Dialogue>> {
+fn embedder(url: &Option<String>, model: &str) -> Option<Embedder> {
+    let key = std::env::var("RATHAUS_EMBEDDINGS_API_KEY")
+        .ok()
+        .map(SecretString::from);
+    url.as_deref()
+        .map(|u| Embedder::new(u, model, key, std::time::Duration::from_secs(30)))
+}
+
+/// The questions' embeddings, when the catalogue has vectors; `None` to search by words.
+async fn query_vectors(
+    embedder: Option<&Embedder>,
+    dialogue: &Dialogue,
+    texts: &[String],
+) -> Option<Vec<Vec<f32>>> {
+    dialogue.knowledge().vectors.as_ref()?;
+    match embedder?.embed(texts, Purpose::Query).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(error = %e, "questions not embedded: searching by words only");
+            None
+        }
+    }
+}
+
+async fn dialogue(
+    database: &DatabaseUrl,
+    embedder: Option<&Embedder>,
+) -> anyhow::Result<Arc<Dialogue>> {
     let store = store::open(database).await?;
-    let knowledge = catalogue::knowledge(store.as_ref()).await?;
+    let knowledge = catalogue::knowledge(store.as_ref(), embedder).await?;
+    if embedder.is_some() && knowledge.vectors.is_none() {
+        tracing::warn!("the embedding service is configured but gave no vectors");
+    }
     if knowledge.catalogue.entries.is_empty() {
         anyhow::bail!("the catalogue in {database} is empty: run `rathaus import` first");
     }

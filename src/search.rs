@@ -15,6 +15,7 @@ use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
 
 use crate::knowledge::{Catalogue, Entry, EntryId};
 use crate::language::{self, Lang, Lexicon, Synonyms, is_filler, is_stopword};
+use crate::semantic::Vectors;
 
 /// How much a match in each field counts.
 const BOOST_NAME: f32 = 3.0;
@@ -35,6 +36,13 @@ const TIE_BREAKER: f32 = 0.3;
 const SPECIFICITY_WEIGHT: f32 = 0.15;
 /// How much the share of the question an entry leaves unexplained lowers its score.
 const COVERAGE_WEIGHT: f32 = 0.2;
+
+/// Entries nearest in meaning added to the candidates.
+const SEMANTIC_CANDIDATES: usize = 10;
+/// Similarity below which an embedding says nothing (e5 models rarely go lower).
+const SEMANTIC_FLOOR: f32 = 0.75;
+/// What full similarity adds to a score.
+const SEMANTIC_WEIGHT: f32 = 1.5;
 
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 40;
@@ -82,7 +90,10 @@ impl Analysis {
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub entry: usize,
-    /// BM25 over the fields.
+    /// The word-based score: BM25F in units of the catalogue's largest term weight, lowered
+    /// for what the entry leaves unexplained. The confidence bars read this.
+    pub lexical: f32,
+    /// What candidates are ranked by: the word-based score plus the similarity in meaning.
     pub score: f32,
     /// Share of the question's concept weight found anywhere in the entry (0–1).
     pub coverage: f32,
@@ -94,6 +105,8 @@ pub struct Hit {
     /// Share of the entry name's weight that the question explains (0–1): "Vorläufiger
     /// Reisepass" explains less of a question about a passport than "Reisepass".
     pub specificity: f32,
+    /// Cosine similarity of the entry's embedding with the question's (0 without them).
+    pub similarity: f32,
 }
 
 struct Fields {
@@ -541,7 +554,13 @@ impl SearchIndex {
     }
 
     /// The best candidates for an analysed question, best first.
-    pub fn search(&self, analysis: &Analysis) -> Result<Vec<Hit>, SearchError> {
+    /// With `semantic` (the entries' embeddings and the question's), the entries nearest in
+    /// meaning join the candidates and similarity adds to the score.
+    pub fn search(
+        &self,
+        analysis: &Analysis,
+        semantic: Option<(&Vectors, &[f32])>,
+    ) -> Result<Vec<Hit>, SearchError> {
         // One clause per concept: the best of its terms and fields counts, the others only a
         // little, so a word with many synonyms does not outweigh a word with one.
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -575,27 +594,32 @@ impl SearchIndex {
                 ));
             }
         }
-        if clauses.is_empty() {
-            return Ok(Vec::new());
+        let mut candidates: Vec<usize> = Vec::new();
+        if !clauses.is_empty() {
+            let query = BooleanQuery::new(clauses);
+            let searcher = self.reader.searcher();
+            let top = searcher.search(
+                &query,
+                &tantivy::collector::TopDocs::with_limit(CANDIDATES).order_by_score(),
+            )?;
+            candidates.extend(top.into_iter().filter_map(|(_, address)| {
+                self.doc_entry
+                    .get(address.segment_ord as usize)
+                    .and_then(|docs| docs.get(address.doc_id as usize))
+                    .copied()
+                    .filter(|&e| e < self.terms.len())
+            }));
         }
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let top = searcher.search(
-            &query,
-            &tantivy::collector::TopDocs::with_limit(CANDIDATES).order_by_score(),
-        )?;
-        let total = analysis.total_weight().max(f32::EPSILON);
-        let mut hits = Vec::with_capacity(top.len());
-        for (_, address) in top {
-            let entry = self
-                .doc_entry
-                .get(address.segment_ord as usize)
-                .and_then(|docs| docs.get(address.doc_id as usize))
-                .copied()
-                .unwrap_or(usize::MAX);
-            if entry >= self.terms.len() {
-                continue;
+        if let Some((vectors, query)) = semantic.filter(|(v, _)| v.len() == self.terms.len()) {
+            for (entry, _) in vectors.nearest(query, SEMANTIC_CANDIDATES) {
+                if !candidates.contains(&entry) {
+                    candidates.push(entry);
+                }
             }
+        }
+        let total = analysis.total_weight().max(f32::EPSILON);
+        let mut hits = Vec::with_capacity(candidates.len());
+        for entry in candidates {
             let terms = &self.terms[entry];
             let matched = |set: &HashSet<String>| -> f32 {
                 analysis
@@ -637,12 +661,19 @@ impl SearchIndex {
                 0.0
             };
             let raw = self.bm25f(analysis, terms);
-            let score = raw / self.max_idf();
+            let similarity = semantic
+                .filter(|(v, _)| v.len() == self.terms.len())
+                .map_or(0.0, |(v, q)| v.similarity(entry, q));
+            let meaning =
+                SEMANTIC_WEIGHT * ((similarity - SEMANTIC_FLOOR) / (1.0 - SEMANTIC_FLOOR)).max(0.0);
+            let lexical = raw / self.max_idf()
+                * (1.0 - COVERAGE_WEIGHT * (1.0 - coverage))
+                * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity));
             hits.push(Hit {
                 entry,
-                score: score
-                    * (1.0 - COVERAGE_WEIGHT * (1.0 - coverage))
-                    * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity)),
+                score: lexical + meaning,
+                lexical,
+                similarity,
                 coverage,
                 strength: raw / total,
                 title_coverage: matched(&terms.title),

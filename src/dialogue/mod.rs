@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::knowledge::{Catalogue, Entry, EntryId};
 use crate::language::{self, Lang};
 use crate::search::{Hit, SearchError, SearchIndex};
+use crate::semantic::Vectors;
 
 /// What the bot did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -143,6 +144,8 @@ pub struct Confidence {
     /// (or strength) …
     pub clarify_score: f32,
     pub clarify_strength: f32,
+    /// … or, with an embedding service, this similarity in meaning …
+    pub clarify_similarity: f32,
     /// … and this coverage; below both the bot says it does not know.
     pub clarify_coverage: f32,
 }
@@ -157,6 +160,7 @@ impl Default for Confidence {
             ambiguous_ratio: 0.8,
             clarify_score: 0.95,
             clarify_strength: 1.3,
+            clarify_similarity: 0.88,
             clarify_coverage: 0.4,
         }
     }
@@ -166,12 +170,18 @@ impl Default for Confidence {
 pub struct Knowledge {
     pub catalogue: Catalogue,
     pub index: SearchIndex,
+    /// The entries' embeddings, where an embedding service is configured.
+    pub vectors: Option<Vectors>,
 }
 
 impl Knowledge {
     pub fn build(catalogue: Catalogue) -> Result<Knowledge, SearchError> {
         let index = SearchIndex::build(&catalogue)?;
-        Ok(Knowledge { catalogue, index })
+        Ok(Knowledge {
+            catalogue,
+            index,
+            vectors: None,
+        })
     }
 }
 
@@ -196,10 +206,12 @@ pub struct Decision {
 pub struct Candidate {
     pub id: EntryId,
     pub score: f32,
+    pub lexical: f32,
     pub coverage: f32,
     pub title_coverage: f32,
     pub specificity: f32,
     pub strength: f32,
+    pub similarity: f32,
 }
 
 impl Dialogue {
@@ -221,6 +233,17 @@ impl Dialogue {
 
     /// The reply to a message in a conversation, and the conversation's new context.
     pub fn respond(&self, context: &Context, message: &Inbound) -> Decision {
+        self.respond_with(context, message, None)
+    }
+
+    /// As [`Dialogue::respond`], with the message's embedding from the configured embedding
+    /// service (the core itself does no I/O).
+    pub fn respond_with(
+        &self,
+        context: &Context,
+        message: &Inbound,
+        query_vector: Option<&[f32]>,
+    ) -> Decision {
         let kb = self.knowledge.load();
         let text = message.text.trim();
         let lang = message.lang.unwrap_or_else(|| {
@@ -290,12 +313,16 @@ impl Dialogue {
                 .concepts
                 .retain(|c| !intent::is_aspect_word(&c.word));
         }
-        if analysis.known_weight() == 0.0 {
+        let semantic = match (&kb.vectors, query_vector) {
+            (Some(v), Some(q)) => Some((v, q)),
+            _ => None,
+        };
+        if analysis.known_weight() == 0.0 && semantic.is_none() {
             next.choices.clear();
             return done(compose::dont_know(lang), next, Vec::new());
         }
 
-        let hits = match kb.index.search(&analysis) {
+        let hits = match kb.index.search(&analysis, semantic) {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "search failed");
@@ -307,10 +334,12 @@ impl Dialogue {
             .map(|h| Candidate {
                 id: kb.index.entry_id(h.entry).clone(),
                 score: h.score,
+                lexical: h.lexical,
                 coverage: h.coverage,
                 title_coverage: h.title_coverage,
                 specificity: h.specificity,
                 strength: h.strength,
+                similarity: h.similarity,
             })
             .collect();
         match self.decide(&hits) {
@@ -349,7 +378,7 @@ impl Dialogue {
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
         };
-        let answerable = best.score >= c.answer_score || best.strength >= c.answer_strength;
+        let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
         if best.coverage >= c.answer_coverage
             && best.title_coverage >= c.answer_title_coverage
             && answerable
@@ -372,8 +401,9 @@ impl Dialogue {
         if named {
             return Choice::Answer(0);
         }
-        let plausible = best.score >= c.clarify_score || best.strength >= c.clarify_strength;
-        if best.coverage >= c.clarify_coverage && plausible {
+        let plausible = best.lexical >= c.clarify_score || best.strength >= c.clarify_strength;
+        let similar = best.similarity >= c.clarify_similarity;
+        if (best.coverage >= c.clarify_coverage && plausible) || similar {
             let choices = (0..hits.len().min(3))
                 .filter(|&i| hits[i].score >= best.score * CHOICE_RATIO)
                 .collect();

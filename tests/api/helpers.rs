@@ -26,6 +26,7 @@ pub async fn spawn_app() -> TestApp {
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
         retention: None,
+        embedder: None,
     };
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -5,4 +5,5 @@ mod api_errors;
 mod conversations;
 mod helpers;
 mod import;
+mod semantic;
 mod store;

@@ -1,0 +1,206 @@
+//! Meaning-based search against a local stand-in for an OpenAI-compatible embeddings service
+//! (the real protocol: POST /v1/embeddings, `data[].embedding`).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use rathaus::app::{Application, Settings};
+use rathaus::semantic::{EmbedError, Embedder, Purpose};
+use serde_json::{Value, json};
+
+use crate::helpers::repo;
+
+#[derive(Clone, Default)]
+struct Seen {
+    requests: Arc<Mutex<Vec<(Value, Option<String>)>>>,
+}
+
+/// Texts about dogs point one way, texts about passports another, the rest a third; the
+/// vectors are not unit length, as some services send them.
+fn vector(text: &str) -> Vec<f32> {
+    let t = text.to_lowercase();
+    if t.contains("hund") || t.contains("vierbeiner") {
+        vec![3.0, 0.0, 0.0]
+    } else if t.contains("pass") {
+        vec![0.0, 2.0, 0.0]
+    } else {
+        vec![0.0, 0.0, 1.0]
+    }
+}
+
+async fn embeddings(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    seen.requests.lock().unwrap().push((body.clone(), auth));
+    let inputs: Vec<String> = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    if inputs.iter().any(|t| t == "fail") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"message": "boom"}})),
+        );
+    }
+    // Answer in reverse order with indexes, as the protocol allows.
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": vector(t)}))
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "data": data, "model": body["model"]})),
+    )
+}
+
+async fn stand_in() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/v1/embeddings", post(embeddings))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn client_speaks_the_embeddings_protocol() {
+    let (url, seen) = stand_in().await;
+    let embedder = Embedder::new(
+        &url,
+        "e5-test",
+        Some("geheim".to_string().into()),
+        std::time::Duration::from_secs(5),
+    );
+    let texts: Vec<String> = (0..40)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("Hund {i}")
+            } else {
+                format!("Reisepass {i}")
+            }
+        })
+        .collect();
+    let vectors = embedder.embed(&texts, Purpose::Passage).await.unwrap();
+    assert_eq!(vectors.len(), 40);
+    assert_eq!(vectors[0], [1.0, 0.0, 0.0], "unit length, in input order");
+    assert_eq!(vectors[1], [0.0, 1.0, 0.0]);
+    let requests = seen.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "sent in batches");
+    assert_eq!(requests[0].0["model"], "e5-test");
+    assert_eq!(requests[0].0["input_type"], "passage");
+    assert_eq!(requests[0].1.as_deref(), Some("Bearer geheim"));
+
+    let err = embedder
+        .embed(&["fail".to_string()], Purpose::Query)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EmbedError::Status { status: 500, .. }),
+        "{err}"
+    );
+    let nowhere = Embedder::new(
+        "http://127.0.0.1:9/v1",
+        "m",
+        None,
+        std::time::Duration::from_secs(2),
+    );
+    assert!(matches!(
+        nowhere.embed(&["x".to_string()], Purpose::Query).await,
+        Err(EmbedError::Unreachable(_))
+    ));
+}
+
+#[tokio::test]
+async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
+    let (url, _) = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database: format!("sqlite://{}", dir.path().join("r.db").display())
+            .parse()
+            .unwrap(),
+        knowledge: Some(repo().join("knowledge")),
+        retention: None,
+        embedder: Some(Embedder::new(
+            &url,
+            "e5-test",
+            None,
+            std::time::Duration::from_secs(5),
+        )),
+    };
+    let app = Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    // "Vierbeiner" appears in no entry; the stand-in puts it beside the dog entries.
+    let r: Value = client
+        .post(format!("{address}/api/v1/answer"))
+        .json(&json!({"q": "Mein Vierbeiner"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "clarify", "{r}");
+    let ids: Vec<&str> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    // Both dog entries lead (other entries that mention dogs may follow).
+    assert!(
+        ids.len() >= 2 && ids[..2].iter().all(|id| id.starts_with("hund-")),
+        "{ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_service_rathaus_answers_by_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database: format!("sqlite://{}", dir.path().join("r.db").display())
+            .parse()
+            .unwrap(),
+        knowledge: Some(repo().join("knowledge")),
+        retention: None,
+        embedder: Some(Embedder::new(
+            "http://127.0.0.1:9/v1",
+            "e5",
+            None,
+            std::time::Duration::from_secs(2),
+        )),
+    };
+    let app = Application::build(settings)
+        .await
+        .expect("starts although the embedding service is down");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let r: Value = reqwest::Client::new()
+        .post(format!("{address}/api/v1/answer"))
+        .json(&json!({"q": "Was kostet ein Personalausweis?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], "answer", "{r}");
+}
