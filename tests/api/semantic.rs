@@ -13,9 +13,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::repo;
 
+/// A request body and its Authorization header.
+type Request = (Value, Option<String>);
+
 #[derive(Clone, Default)]
 struct Seen {
-    requests: Arc<Mutex<Vec<(Value, Option<String>)>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
 }
 
 /// Texts about dogs point one way, texts about passports another, the rest a third; the
