@@ -273,6 +273,8 @@ impl SearchIndex {
             let (kw_t, kw_p) = analyse_text(&lexicon, &keywords);
             let (sum_t, sum_p) = analyse_text(&lexicon, &summary);
             let (body_t, body_p) = analyse_text(&lexicon, &body);
+            // The parts of a compound in the name ("Lebens|bescheinigung") name the entry too.
+            let title_parts: Vec<String> = name_p.iter().chain(&kw_p).cloned().collect();
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
             let mut name = name_t.clone();
             name.sort();
@@ -283,6 +285,7 @@ impl SearchIndex {
             };
             et.title.extend(name_t.iter().cloned());
             et.title.extend(kw_t.iter().cloned());
+            et.title.extend(title_parts);
             for (f, list) in [&name_t, &kw_t, &sum_t, &body_t, &parts]
                 .into_iter()
                 .enumerate()
@@ -450,6 +453,13 @@ impl SearchIndex {
                 .flatten();
             if let Some(base) = &inflected {
                 terms.push((base.clone(), WEIGHT_CORRECTED));
+            }
+            // A word the catalogue uses only at the start of compounds ("Kirche" in
+            // "Kirchenaustritt") finds those compounds.
+            if german && !whole_known && !parts_known {
+                for compound in self.lexicon.compounds_starting_with(&word, 3) {
+                    terms.push((language::stem(&compound), WEIGHT_PART));
+                }
             }
             if german
                 && !whole_known

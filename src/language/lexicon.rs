@@ -25,6 +25,8 @@ pub struct Lexicon {
     freq: HashMap<String, u32>,
     /// Words bucketed by their first letter, for typo candidates.
     by_initial: HashMap<char, Vec<(String, usize)>>,
+    /// All words in order, for finding the compounds a word begins.
+    sorted: std::collections::BTreeSet<String>,
 }
 
 impl Lexicon {
@@ -47,7 +49,12 @@ impl Lexicon {
         for bucket in by_initial.values_mut() {
             bucket.sort();
         }
-        Lexicon { freq, by_initial }
+        let sorted = freq.keys().cloned().collect();
+        Lexicon {
+            freq,
+            by_initial,
+            sorted,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -136,6 +143,34 @@ impl Lexicon {
         None
     }
 
+    /// Compounds of the catalogue that begin with a word it does not use alone:
+    /// "kirche" → "kirchenaustritt", "kirchensteuer". The rest must be a word of four letters or
+    /// more, after a linking element. At most `limit`, most used first.
+    pub fn compounds_starting_with(&self, word: &str, limit: usize) -> Vec<String> {
+        if word.chars().count() < 4 {
+            return Vec::new();
+        }
+        let mut found: Vec<(&String, u32)> = self
+            .sorted
+            .range(word.to_string()..)
+            .take_while(|w| w.starts_with(word))
+            .filter(|w| {
+                let rest = &w[word.len()..];
+                [rest]
+                    .into_iter()
+                    .chain(LINKS.iter().filter_map(|l| rest.strip_prefix(l)))
+                    .any(|r| r.chars().count() >= MIN_HEAD)
+            })
+            .map(|w| (w, self.freq(w)))
+            .collect();
+        found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        found
+            .into_iter()
+            .take(limit)
+            .map(|(w, _)| w.clone())
+            .collect()
+    }
+
     /// The known word a typo most likely meant: edit distance 1 for words of five letters
     /// or more, 2 from nine letters on (transpositions count once). Ties go to the word the
     /// catalogue uses most. `None` when nothing is close enough.
@@ -202,6 +237,17 @@ mod tests {
         );
         assert_eq!(l.split("parkausweis"), None);
         assert_eq!(l.split("abholen"), None);
+    }
+
+    #[test]
+    fn finds_compounds_a_word_begins() {
+        let words = super::super::words("kirchenaustritt kirchensteuer kirchen kirchturm");
+        let l = Lexicon::from_words(words.iter().map(String::as_str));
+        assert_eq!(
+            l.compounds_starting_with("kirche", 5),
+            ["kirchenaustritt", "kirchensteuer"]
+        );
+        assert!(l.compounds_starting_with("kir", 5).is_empty());
     }
 
     #[test]
