@@ -45,7 +45,7 @@ const SEMANTIC_FLOOR: f32 = 0.75;
 const SEMANTIC_WEIGHT: f32 = 1.5;
 
 /// Candidates looked at after BM25.
-const CANDIDATES: usize = 40;
+const CANDIDATES: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {

@@ -24,7 +24,7 @@ pub struct Lexicon {
     /// Surface word (lowercase, with umlauts) → how often the catalogue uses it.
     freq: HashMap<String, u32>,
     /// Words bucketed by their first letter, for typo candidates.
-    by_initial: HashMap<char, Vec<(String, usize)>>,
+    by_initial: HashMap<char, Vec<(String, usize, Letters)>>,
     /// All words in order, for finding the compounds a word begins.
     sorted: std::collections::BTreeSet<String>,
 }
@@ -38,16 +38,19 @@ impl Lexicon {
                 *freq.entry(w.to_string()).or_default() += 1;
             }
         }
-        let mut by_initial: HashMap<char, Vec<(String, usize)>> = HashMap::new();
+        let mut by_initial: HashMap<char, Vec<(String, usize, Letters)>> = HashMap::new();
         for w in freq.keys() {
             let n = w.chars().count();
             if n >= 4 {
                 let initial = w.chars().next().unwrap_or(' ');
-                by_initial.entry(initial).or_default().push((w.clone(), n));
+                by_initial
+                    .entry(initial)
+                    .or_default()
+                    .push((w.clone(), n, letters(w)));
             }
         }
         for bucket in by_initial.values_mut() {
-            bucket.sort();
+            bucket.sort_by(|a, b| a.0.cmp(&b.0));
         }
         let sorted = freq.keys().cloned().collect();
         Lexicon {
@@ -183,8 +186,11 @@ impl Lexicon {
         let initial = word.chars().next()?;
         let bucket = self.by_initial.get(&initial)?;
         let mut best: Option<(usize, u32, &str)> = None;
-        for (candidate, len) in bucket {
-            if len.abs_diff(n) > max {
+        let mine = letters(word);
+        for (candidate, len, theirs) in bucket {
+            // One edit changes the letter counts by at most two: a cheap bound before the
+            // edit distance itself.
+            if len.abs_diff(n) > max || letter_difference(&mine, theirs) > 2 * max {
                 continue;
             }
             let d = strsim::osa_distance(word, candidate);
@@ -202,6 +208,29 @@ impl Lexicon {
         }
         best.map(|(_, _, w)| w.to_string())
     }
+}
+
+/// How often each letter occurs in a word (a–z, then ä ö ü ß, then anything else).
+type Letters = [u8; 31];
+
+fn letters(word: &str) -> Letters {
+    let mut out = [0u8; 31];
+    for c in word.chars() {
+        let i = match c {
+            'a'..='z' => c as usize - 'a' as usize,
+            'ä' => 26,
+            'ö' => 27,
+            'ü' => 28,
+            'ß' => 29,
+            _ => 30,
+        };
+        out[i] = out[i].saturating_add(1);
+    }
+    out
+}
+
+fn letter_difference(a: &Letters, b: &Letters) -> usize {
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y) as usize).sum()
 }
 
 #[cfg(test)]

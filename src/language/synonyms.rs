@@ -24,6 +24,8 @@ pub struct SynonymError {
 #[derive(Debug, Clone, Default)]
 pub struct Synonyms {
     pub rules: Vec<SynonymRule>,
+    /// (rule, phrase) by the phrase's first stem, so a message is matched word by word.
+    by_first: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 fn phrase_stems(phrase: &str) -> Vec<String> {
@@ -75,31 +77,34 @@ impl Synonyms {
             }
             rules.push(SynonymRule { from, to });
         }
-        (Synonyms { rules }, errors)
-    }
-
-    /// Adds another list's rules (the English glossary to the German list).
-    pub fn extend(&mut self, other: Synonyms) {
-        self.rules.extend(other.rules);
+        let mut by_first: std::collections::HashMap<String, Vec<(usize, usize)>> =
+            Default::default();
+        for (r, rule) in rules.iter().enumerate() {
+            for (p, phrase) in rule.from.iter().enumerate() {
+                by_first.entry(phrase[0].clone()).or_default().push((r, p));
+            }
+        }
+        (Synonyms { rules, by_first }, errors)
     }
 
     /// The positions of the rules whose phrases occur in `stems` (a message's words as
     /// stems, in order), with the word positions each match covers.
     pub fn matches(&self, stems: &[String]) -> Vec<(usize, Vec<usize>)> {
-        let mut out = Vec::new();
-        for (index, rule) in self.rules.iter().enumerate() {
-            for phrase in &rule.from {
-                if phrase.len() > stems.len() {
-                    continue;
-                }
-                if let Some(start) = (0..=stems.len() - phrase.len())
-                    .find(|&s| stems[s..s + phrase.len()] == phrase[..])
-                {
-                    out.push((index, (start..start + phrase.len()).collect()));
-                    break;
+        let mut out: Vec<(usize, Vec<usize>)> = Vec::new();
+        for start in 0..stems.len() {
+            let Some(candidates) = self.by_first.get(&stems[start]) else {
+                continue;
+            };
+            for &(rule, phrase) in candidates {
+                let phrase = &self.rules[rule].from[phrase];
+                let end = start + phrase.len();
+                let matched = end <= stems.len() && stems[start..end] == phrase[..];
+                if matched && !out.iter().any(|(r, _)| *r == rule) {
+                    out.push((rule, (start..end).collect()));
                 }
             }
         }
+        out.sort_by_key(|(r, _)| *r);
         out
     }
 }
