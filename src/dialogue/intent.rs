@@ -90,7 +90,6 @@ static PERSON_WEAK: LazyLock<HashSet<String>> = LazyLock::new(|| {
         "somebody",
         "anybody",
         "anyone",
-        "person",
         "real",
         "echten",
         "echte",

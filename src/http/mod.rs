@@ -6,7 +6,7 @@ mod error;
 
 pub use error::{ApiError, ErrorBody};
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{FromRequest, MatchedPath, Path, Request, State};
@@ -369,5 +369,3 @@ pub fn state(conversations: Conversations) -> AppState {
         metrics: metrics_handle(),
     }
 }
-
-pub type SharedState = Arc<AppState>;
