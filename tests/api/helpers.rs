@@ -17,6 +17,11 @@ pub fn repo() -> PathBuf {
 
 /// Starts Rathaus on a free port with a fresh SQLite database and the demo knowledge.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None).await
+}
+
+/// As [`spawn_app`], with an embedding service for meaning-based search.
+pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("rathaus.db");
     let settings = Settings {
@@ -26,7 +31,7 @@ pub async fn spawn_app() -> TestApp {
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
         retention: None,
-        embedder: None,
+        embedder,
     };
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -2,16 +2,16 @@
 //! (the real protocol: POST /v1/embeddings, `data[].embedding`).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use rathaus::app::{Application, Settings};
 use rathaus::semantic::{EmbedError, Embedder, Purpose};
 use serde_json::{Value, json};
 
-use crate::helpers::repo;
+use crate::helpers::spawn_app_with;
 
 /// A request body and its Authorization header.
 type Request = (Value, Option<String>);
@@ -87,7 +87,7 @@ async fn client_speaks_the_embeddings_protocol() {
         &url,
         "e5-test",
         Some("geheim".to_string().into()),
-        std::time::Duration::from_secs(5),
+        Duration::from_secs(5),
     );
     let texts: Vec<String> = (0..40)
         .map(|i| {
@@ -116,12 +116,7 @@ async fn client_speaks_the_embeddings_protocol() {
         matches!(err, EmbedError::Status { status: 500, .. }),
         "{err}"
     );
-    let nowhere = Embedder::new(
-        "http://127.0.0.1:9/v1",
-        "m",
-        None,
-        std::time::Duration::from_secs(2),
-    );
+    let nowhere = Embedder::new("http://127.0.0.1:9/v1", "m", None, Duration::from_secs(2));
     assert!(matches!(
         nowhere.embed(&["x".to_string()], Purpose::Query).await,
         Err(EmbedError::Unreachable(_))
@@ -131,35 +126,15 @@ async fn client_speaks_the_embeddings_protocol() {
 #[tokio::test]
 async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
     let (url, _) = stand_in().await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        database: format!("sqlite://{}", dir.path().join("r.db").display())
-            .parse()
-            .unwrap(),
-        knowledge: Some(repo().join("knowledge")),
-        retention: None,
-        embedder: Some(Embedder::new(
-            &url,
-            "e5-test",
-            None,
-            std::time::Duration::from_secs(5),
-        )),
-    };
-    let app = Application::build(settings).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::new();
+    let app = spawn_app_with(Some(Embedder::new(
+        &url,
+        "e5-test",
+        None,
+        Duration::from_secs(5),
+    )))
+    .await;
     // "Vierbeiner" appears in no entry; the stand-in puts it beside the dog entries.
-    let r: Value = client
-        .post(format!("{address}/api/v1/answer"))
-        .json(&json!({"q": "Mein Vierbeiner"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = app.answer("Mein Vierbeiner").await;
     assert_eq!(r["outcome"], "clarify", "{r}");
     let ids: Vec<&str> = r["entries"]
         .as_array()
@@ -176,34 +151,8 @@ async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
 
 #[tokio::test]
 async fn without_the_service_rathaus_answers_by_words() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        database: format!("sqlite://{}", dir.path().join("r.db").display())
-            .parse()
-            .unwrap(),
-        knowledge: Some(repo().join("knowledge")),
-        retention: None,
-        embedder: Some(Embedder::new(
-            "http://127.0.0.1:9/v1",
-            "e5",
-            None,
-            std::time::Duration::from_secs(2),
-        )),
-    };
-    let app = Application::build(settings)
-        .await
-        .expect("starts although the embedding service is down");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let r: Value = reqwest::Client::new()
-        .post(format!("{address}/api/v1/answer"))
-        .json(&json!({"q": "Was kostet ein Personalausweis?"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let down = Embedder::new("http://127.0.0.1:9/v1", "e5", None, Duration::from_secs(2));
+    let app = spawn_app_with(Some(down)).await;
+    let r = app.answer("Was kostet ein Personalausweis?").await;
     assert_eq!(r["outcome"], "answer", "{r}");
 }
