@@ -404,7 +404,7 @@ impl SearchIndex {
     /// The weight an unknown word gets: that of a word found in a few entries.
     fn unknown_weight(&self) -> f32 {
         let n = self.ids.len().max(1) as f32;
-        ((n - 3.0 + 0.5) / 3.5 + 1.0).ln().max(0.5) * 0.5
+        ((n - 3.0 + 0.5) / 3.5 + 1.0).ln().max(0.5) * 0.25
     }
 
     /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
