@@ -129,10 +129,11 @@ pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lan
     let mut answered = aspect;
     match aspect {
         Aspect::Fees => match &e.fees {
-            Some(fees) => parts.push(format!(
-                "{} „{name}“:\n{fees}",
-                if en { "Fees for" } else { "Gebühren für" }
-            )),
+            Some(fees) => parts.push(if en {
+                format!("Fees for “{name}”:\n{fees}")
+            } else {
+                format!("Gebühren für „{name}“:\n{fees}")
+            }),
             None => {
                 parts.push(if en {
                     format!("The catalogue entry “{name}” names no fees.")
@@ -156,15 +157,12 @@ pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lan
                 });
                 answered = Aspect::Summary;
             } else {
-                parts.push(format!(
-                    "{} „{name}“:\n{}",
-                    if en {
-                        "What to bring for"
-                    } else {
-                        "Unterlagen für"
-                    },
-                    items.join("\n")
-                ));
+                let items = items.join("\n");
+                parts.push(if en {
+                    format!("What to bring for “{name}”:\n{items}")
+                } else {
+                    format!("Unterlagen für „{name}“:\n{items}")
+                });
             }
         }
         Aspect::Office => {
@@ -176,14 +174,11 @@ pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lan
                 });
                 answered = Aspect::Summary;
             } else {
-                parts.push(format!(
-                    "{} „{name}“:",
-                    if en {
-                        "Where to go for"
-                    } else {
-                        "Zuständig für"
-                    }
-                ));
+                parts.push(if en {
+                    format!("Where to go for “{name}”:")
+                } else {
+                    format!("Zuständig für „{name}“:")
+                });
                 for o in offices.iter().take(MAX_OFFICES) {
                     parts.push(office_text(o, lang));
                 }
