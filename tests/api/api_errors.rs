@@ -70,7 +70,7 @@ async fn answer_rejects_bad_input_with_stable_codes() {
 
     let huge = json!({ "q": "x".repeat(200_000) });
     let r = app.client.post(&url).json(&huge).send().await.unwrap();
-    assert_eq!(r.status(), 413);
+    assert_eq!(error_of(r).await, (413, "payload_too_large".into()));
 
     let r = app
         .client
