@@ -373,7 +373,7 @@ impl Dialogue {
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
         };
-        let close = |h: &&Hit| {
+        let close = |h: &Hit| {
             // A close second that explains less of its own name is a variant, not a rival.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
@@ -384,7 +384,7 @@ impl Dialogue {
             && answerable
         {
             let rivals: Vec<usize> = (1..hits.len().min(3))
-                .filter(|&i| close(&&hits[i]))
+                .filter(|&i| close(&hits[i]))
                 .collect();
             if rivals.is_empty() {
                 return Choice::Answer(0);
@@ -393,8 +393,8 @@ impl Dialogue {
         }
         // The question names the entry in full and nothing else comes close: answer it, even
         // when the question says much else besides.
-        let named = best.specificity >= 0.99
-            && best.score >= c.answer_score
+        let named = best.specificity >= NAMED_SPECIFICITY
+            && best.lexical >= c.answer_score
             && hits
                 .get(1)
                 .is_none_or(|h| h.score <= best.score * NAMED_RATIO);
@@ -412,6 +412,9 @@ impl Dialogue {
         Choice::DontKnow
     }
 }
+
+/// An entry counts as named in full when the question explains this much of its name.
+const NAMED_SPECIFICITY: f32 = 0.99;
 
 /// How far ahead an entry named in full must be to be answered on its name alone.
 const NAMED_RATIO: f32 = 0.75;
