@@ -50,32 +50,23 @@ async fn follow_up_refers_to_the_entry_just_answered() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
     let r: Value = app
-        .say(
+        .say_json(
             &id,
             &token,
             json!({ "text": "Ich brauche einen neuen Reisepass" }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r["outcome"], "answer");
     let answered = r["entries"][0]["id"].clone();
     let r: Value = app
-        .say(&id, &token, json!({ "text": "und was kostet das?" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .say_json(&id, &token, json!({ "text": "und was kostet das?" }))
+        .await;
     assert_eq!(r["outcome"], "answer", "{r}");
     assert_eq!(r["aspect"], "fees");
     assert_eq!(r["entries"][0]["id"], answered);
     let r: Value = app
-        .say(&id, &token, json!({ "text": "Was muss ich mitbringen?" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .say_json(&id, &token, json!({ "text": "Was muss ich mitbringen?" }))
+        .await;
     assert_eq!(r["aspect"], "documents");
     assert_eq!(r["entries"][0]["id"], answered);
 
@@ -94,11 +85,8 @@ async fn choosing_a_clarify_option_answers_it() {
     let (id, token) = app.start().await;
     // "Gewerbe" alone fits registering and deregistering a business equally.
     let r: Value = app
-        .say(&id, &token, json!({ "text": "Gewerbe" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .say_json(&id, &token, json!({ "text": "Gewerbe" }))
+        .await;
     assert_eq!(r["outcome"], "clarify", "{r}");
     let choices: Vec<&str> = r["entries"]
         .as_array()
@@ -113,39 +101,28 @@ async fn choosing_a_clarify_option_answers_it() {
     assert_eq!(r["offer_handoff"], true);
     // Answering with the option's number answers that entry.
     let second = choices[1];
-    let r: Value = app
-        .say(&id, &token, json!({ "text": "2" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.say_json(&id, &token, json!({ "text": "2" })).await;
     assert_eq!(r["outcome"], "answer");
     assert_eq!(r["entries"][0]["id"], second);
 
     // Pick by id, as a widget button does.
     let r: Value = app
-        .say(
+        .say_json(
             &id,
             &token,
             json!({ "text": "Reisepass", "choice": "kinderreisepass" }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r["outcome"], "answer");
     assert_eq!(r["entries"][0]["id"], "kinderreisepass");
     // An unknown choice is ignored and the text is answered.
     let r: Value = app
-        .say(
+        .say_json(
             &id,
             &token,
             json!({ "text": "Reisepass", "choice": "gibt-es-nicht" }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_ne!(r["outcome"], "handoff");
 }
 
@@ -154,23 +131,17 @@ async fn after_a_handoff_the_bot_is_silent() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
     let r: Value = app
-        .say(
+        .say_json(
             &id,
             &token,
             json!({ "text": "Ich möchte bitte mit einer Person sprechen." }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r["outcome"], "handoff");
     assert_eq!(r["handoff"], "requested");
     let r: Value = app
-        .say(&id, &token, json!({ "text": "Was kostet ein Reisepass?" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .say_json(&id, &token, json!({ "text": "Was kostet ein Reisepass?" }))
+        .await;
     assert_eq!(r["outcome"], "handoff");
     assert_eq!(r["silent"], true);
     assert_eq!(r["text"], "");
@@ -189,7 +160,8 @@ async fn after_a_handoff_the_bot_is_silent() {
 async fn a_citizen_can_delete_the_conversation() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
-    app.say(&id, &token, json!({ "text": "Reisepass" })).await;
+    app.say_json(&id, &token, json!({ "text": "Reisepass" }))
+        .await;
     let r = app
         .client
         .delete(format!("{}/api/v1/conversations/{id}", app.address))
@@ -206,12 +178,7 @@ async fn personal_data_is_masked_in_what_is_kept_for_statistics() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;
     let text = "Flugzeugträger und Raumschiffe: IBAN DE89 3704 0044 0532 0130 00, Telefon 0171 2345678, max@example.org";
-    let r: Value = app
-        .say(&id, &token, json!({ "text": text }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.say_json(&id, &token, json!({ "text": text })).await;
     assert_eq!(r["outcome"], "dont_know", "{r}");
 
     // The transcript keeps what the citizen wrote: staff need it.

@@ -86,6 +86,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sends a message and returns the reply as JSON.
+    pub async fn say_json(&self, id: &str, token: &str, body: Value) -> Value {
+        self.say(id, token, body).await.json().await.unwrap()
+    }
+
     pub async fn transcript(&self, id: &str, token: &str) -> reqwest::Response {
         self.client
             .get(format!("{}/api/v1/conversations/{id}", self.address))
