@@ -247,26 +247,36 @@ pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lan
 }
 
 pub(super) fn clarify(entries: &[&Entry], lang: Lang) -> Reply {
-    let head = match lang {
-        Lang::De => "Meinen Sie eines davon?",
-        Lang::En => "Do you mean one of these?",
-    };
-    let options: Vec<String> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{}. {}", i + 1, entry_name(e, lang)))
-        .collect();
-    let tail = match lang {
-        Lang::De => {
-            "Antworten Sie mit der Nummer, oder schreiben Sie „Mitarbeiter“, wenn Sie lieber mit einem Menschen sprechen."
+    // One candidate is a question to confirm; several are numbered choices.
+    let text = if let [only] = entries {
+        let name = entry_name(only, lang);
+        match lang {
+            Lang::De => format!(
+                "Meinen Sie „{name}“? Antworten Sie mit 1, wenn ja. Sonst formulieren Sie Ihre Frage bitte anders, oder schreiben Sie „Mitarbeiter“, wenn Sie lieber mit einem Menschen sprechen."
+            ),
+            Lang::En => format!(
+                "Do you mean “{name}”? Reply 1 if so. Otherwise please rephrase your question, or write “agent” to talk to a person."
+            ),
         }
-        Lang::En => "Reply with the number, or write “agent” to talk to a person.",
+    } else {
+        let head = match lang {
+            Lang::De => "Meinen Sie eines davon?",
+            Lang::En => "Do you mean one of these?",
+        };
+        let options: Vec<String> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{}. {}", i + 1, entry_name(e, lang)))
+            .collect();
+        let tail = match lang {
+            Lang::De => {
+                "Antworten Sie mit der Nummer, oder schreiben Sie „Mitarbeiter“, wenn Sie lieber mit einem Menschen sprechen."
+            }
+            Lang::En => "Reply with the number, or write “agent” to talk to a person.",
+        };
+        format!("{head}\n{}\n{tail}", options.join("\n"))
     };
-    let mut r = reply(
-        Outcome::Clarify,
-        format!("{head}\n{}\n{tail}", options.join("\n")),
-        lang,
-    );
+    let mut r = reply(Outcome::Clarify, text, lang);
     r.entries = entries.iter().map(|e| EntryRef::of(e, lang)).collect();
     r.offer_handoff = true;
     r
@@ -340,4 +350,36 @@ pub(super) fn silent(lang: Lang) -> Reply {
     let mut r = reply(Outcome::Handoff, String::new(), lang);
     r.silent = true;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::files::parse_entry;
+
+    fn entry(id: &str, name: &str) -> Entry {
+        parse_entry(&format!(
+            "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\nText.\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn one_candidate_is_a_question_to_confirm_several_are_numbered() {
+        let (a, b) = (entry("a", "Reisepass"), entry("b", "Vorläufiger Reisepass"));
+        let one = clarify(&[&a], Lang::De);
+        assert!(
+            one.text.starts_with("Meinen Sie „Reisepass“?"),
+            "{}",
+            one.text
+        );
+        assert_eq!(one.entries.len(), 1);
+        let two = clarify(&[&a, &b], Lang::En);
+        assert!(
+            two.text.contains("1. Reisepass\n2. Vorläufiger Reisepass"),
+            "{}",
+            two.text
+        );
+        assert!(two.offer_handoff);
+    }
 }
