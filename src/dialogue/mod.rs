@@ -146,6 +146,10 @@ pub struct Confidence {
     pub clarify_strength: f32,
     /// … or, with an embedding service, this similarity in meaning …
     pub clarify_similarity: f32,
+    /// With an embedding service, the best entry is also answered when it is best both by
+    /// words and by meaning, with this similarity and this coverage.
+    pub agree_similarity: f32,
+    pub agree_coverage: f32,
     /// … and this coverage; below both the bot says it does not know.
     pub clarify_coverage: f32,
 }
@@ -161,6 +165,8 @@ impl Default for Confidence {
             clarify_score: 0.95,
             clarify_strength: 1.3,
             clarify_similarity: 0.88,
+            agree_similarity: 0.88,
+            agree_coverage: 0.4,
             clarify_coverage: 0.4,
         }
     }
@@ -399,6 +405,17 @@ impl Dialogue {
                 .get(1)
                 .is_none_or(|h| h.score <= best.score * NAMED_RATIO);
         if named {
+            return Choice::Answer(0);
+        }
+        // Words and meaning agree: the best entry by words alone is also the closest in
+        // meaning, and close enough.
+        let lexical_best = hits.iter().all(|h| h.lexical <= best.lexical);
+        let semantic_best = hits.iter().all(|h| h.similarity <= best.similarity);
+        if lexical_best
+            && semantic_best
+            && best.similarity >= c.agree_similarity
+            && best.coverage >= c.agree_coverage
+        {
             return Choice::Answer(0);
         }
         let plausible = best.lexical >= c.clarify_score || best.strength >= c.clarify_strength;
