@@ -381,14 +381,6 @@ impl SearchIndex {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
     fn idf(&self, term: &str) -> Option<f32> {
         let df = *self.doc_freq.get(term)? as f32;
         let n = self.ids.len().max(1) as f32;
@@ -759,9 +751,5 @@ impl SearchIndex {
 
     pub fn entry_id(&self, entry: usize) -> &EntryId {
         &self.ids[entry]
-    }
-
-    pub fn lexicon(&self) -> &Lexicon {
-        &self.lexicon
     }
 }

@@ -53,23 +53,15 @@ fn summary(e: &Entry, lang: Lang) -> Option<String> {
 
 /// Sentences of the description that talk about what to bring, when the entry has no list.
 fn document_sentences(e: &Entry) -> Vec<String> {
-    const CUES: &[&str] = &[
-        "mitbringen",
-        "mitzubringen",
-        "unterlagen",
-        "vorlegen",
-        "vorzulegen",
-        "nachweis",
-        "benötigen sie",
-        "brauchen sie",
-        "erforderlich",
-        "bringen sie",
-    ];
     let mut out = Vec::new();
     let lines: Vec<&str> = e.description.lines().map(str::trim).collect();
     for (i, line) in lines.iter().enumerate() {
         let lower = line.to_lowercase();
-        if !line.starts_with("* ") && CUES.iter().any(|c| lower.contains(c)) {
+        if !line.starts_with("* ")
+            && crate::knowledge::DOCUMENT_CUES
+                .iter()
+                .any(|c| lower.contains(c))
+        {
             out.push(line.to_string());
             // The list that follows a lead-in belongs to it.
             if line.ends_with(':') {

@@ -194,19 +194,6 @@ fn service(v: Value) -> Result<Entry, String> {
 /// The list of documents a description names after a lead-in such as "Bitte bringen Sie
 /// mit:" or "Erforderliche Unterlagen:". Only list items right after such a line count.
 pub fn documents(description: &str) -> Vec<String> {
-    const CUES: &[&str] = &[
-        "mitbringen",
-        "mitzubringen",
-        "bringen sie",
-        "unterlagen",
-        "dokumente",
-        "nachweise",
-        "benötigen sie",
-        "brauchen sie",
-        "vorlegen",
-        "vorzulegen",
-        "erforderlich",
-    ];
     let mut out = Vec::new();
     let mut in_list = false;
     for line in description.lines() {
@@ -218,7 +205,7 @@ pub fn documents(description: &str) -> Vec<String> {
             continue;
         }
         let lower = line.to_lowercase();
-        in_list = line.ends_with(':') && CUES.iter().any(|c| lower.contains(c));
+        in_list = line.ends_with(':') && super::DOCUMENT_CUES.iter().any(|c| lower.contains(c));
     }
     out
 }

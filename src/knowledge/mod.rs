@@ -14,6 +14,21 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Words with which catalogue texts introduce what to bring ("Bitte bringen Sie mit:").
+pub const DOCUMENT_CUES: &[&str] = &[
+    "mitbringen",
+    "mitzubringen",
+    "bringen sie",
+    "unterlagen",
+    "dokumente",
+    "nachweis",
+    "benötigen sie",
+    "brauchen sie",
+    "vorlegen",
+    "vorzulegen",
+    "erforderlich",
+];
+
 /// A stable entry id, kept from its source (the DLDB service id, a file name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

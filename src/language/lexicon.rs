@@ -60,14 +60,6 @@ impl Lexicon {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.freq.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.freq.is_empty()
-    }
-
     pub fn knows(&self, word: &str) -> bool {
         self.freq.contains_key(word)
     }

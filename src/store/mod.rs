@@ -287,7 +287,7 @@ fn content_hash(json: &str) -> String {
 
 /// The same SQL for both databases: `$n` placeholders, `ON CONFLICT`, BIGINT milliseconds.
 macro_rules! sql_store {
-    ($store:ident, $pool:ty, $row:ty) => {
+    ($store:ident) => {
         #[async_trait]
         impl Store for $store {
             async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>> {
@@ -552,8 +552,8 @@ pub struct PostgresStore {
     pool: sqlx::PgPool,
 }
 
-sql_store!(SqliteStore, sqlx::SqlitePool, sqlx::sqlite::SqliteRow);
-sql_store!(PostgresStore, sqlx::PgPool, sqlx::postgres::PgRow);
+sql_store!(SqliteStore);
+sql_store!(PostgresStore);
 
 impl SqliteStore {
     pub async fn connect(path: &str) -> Result<SqliteStore> {

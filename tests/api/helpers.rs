@@ -100,3 +100,14 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// The values of `key` in each object of the array `items` (entry ids of a reply, authors of
+/// a transcript).
+pub fn fields<'a>(items: &'a Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|i| i[key].as_str().expect("a string"))
+        .collect()
+}

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use rathaus::semantic::{EmbedError, Embedder, Purpose};
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{fields, spawn_app_with};
 
 /// A request body and its Authorization header.
 type Request = (Value, Option<String>);
@@ -136,12 +136,7 @@ async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
     // "Vierbeiner" appears in no entry; the stand-in puts it beside the dog entries.
     let r = app.answer("Mein Vierbeiner").await;
     assert_eq!(r["outcome"], "clarify", "{r}");
-    let ids: Vec<&str> = r["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = fields(&r["entries"], "id");
     // Both dog entries lead (other entries that mention dogs may follow).
     assert!(
         ids.len() >= 2 && ids[..2].iter().all(|id| id.starts_with("hund-")),
