@@ -21,6 +21,8 @@ pub struct Settings {
     pub database: DatabaseUrl,
     /// Loaded into an empty database on first start.
     pub knowledge: Option<PathBuf>,
+    /// The channels' settings folder; a channel without a file there stays off.
+    pub channels: Option<PathBuf>,
     /// Conversations untouched for this long are deleted; `None` keeps them.
     pub retention: Option<Duration>,
     /// The embedding service for meaning-based search, where the operator runs one.

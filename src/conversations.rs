@@ -10,6 +10,7 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::dialogue::{Dialogue, Inbound, Outcome, Reply};
+use crate::events::{Event, Events};
 use crate::pii;
 use crate::semantic::{Embedder, Purpose};
 use crate::store::{
@@ -43,6 +44,7 @@ pub struct Conversations {
     store: Arc<dyn Store>,
     dialogue: Arc<Dialogue>,
     embedder: Option<Embedder>,
+    events: Events,
 }
 
 impl Conversations {
@@ -55,6 +57,35 @@ impl Conversations {
             store,
             dialogue,
             embedder,
+            events: Events::default(),
+        }
+    }
+
+    /// The live feed of what happens in conversations.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// Tells the live readers about messages just recorded and, if it changed, the state.
+    pub fn announce(
+        &self,
+        conversation: &Conversation,
+        recorded: Vec<Message>,
+        state: ConversationState,
+    ) {
+        for message in recorded {
+            self.events.publish(Event::Message {
+                conversation: conversation.id,
+                channel: conversation.channel,
+                message,
+            });
+        }
+        if state != conversation.state {
+            self.events.publish(Event::State {
+                conversation: conversation.id,
+                channel: conversation.channel,
+                state,
+            });
         }
     }
 
@@ -160,9 +191,11 @@ impl Conversations {
         }
         let mut next = decision.context;
         next.with_staff = false;
-        self.store
+        let recorded = self
+            .store
             .record_turn(conversation.id, &messages, state, &next, now_ms())
             .await?;
+        self.announce(conversation, recorded, state);
         self.observe(&message.text, &reply, channel);
         Ok(reply)
     }

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod conversations;
 pub mod dialogue;
 pub mod eval;
+pub mod events;
 pub mod http;
 pub mod knowledge;
 pub mod language;

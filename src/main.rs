@@ -64,6 +64,9 @@ enum Command {
         /// Knowledge folder loaded into an empty database.
         #[arg(long, env = "RATHAUS_KNOWLEDGE", default_value = "knowledge")]
         knowledge: PathBuf,
+        /// Folder with the channels' settings (telegram.toml, email.toml, phone.toml, …).
+        #[arg(long, env = "RATHAUS_CHANNELS", default_value = "channels")]
+        channels: PathBuf,
         /// Days after which untouched conversations are deleted (0 keeps them).
         #[arg(long, env = "RATHAUS_RETENTION_DAYS", default_value_t = 90)]
         retention_days: u64,
@@ -152,12 +155,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             listen,
             knowledge,
+            channels,
             retention_days,
         } => {
             let settings = Settings {
                 listen,
                 database: cli.database,
                 knowledge: Some(knowledge),
+                channels: Some(channels),
                 embedder: embedder(&cli.embeddings_url, &cli.embeddings_model),
                 retention: (retention_days > 0)
                     .then(|| std::time::Duration::from_secs(retention_days * 86_400)),

@@ -544,12 +544,12 @@ macro_rules! sql_store {
 
 /// The embedded default: one SQLite file.
 pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+    pub(crate) pool: sqlx::SqlitePool,
 }
 
 /// PostgreSQL, for several instances behind a load balancer.
 pub struct PostgresStore {
-    pool: sqlx::PgPool,
+    pub(crate) pool: sqlx::PgPool,
 }
 
 sql_store!(SqliteStore);

@@ -30,6 +30,7 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
             .parse()
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
+        channels: None,
         retention: None,
         embedder,
     };
