@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::catalogue;
+use crate::console::ConsoleSettings;
 use crate::conversations::{Conversations, now_ms};
 use crate::dialogue::{Confidence, Dialogue};
 use crate::http;
@@ -27,6 +28,8 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// The embedding service for meaning-based search, where the operator runs one.
     pub embedder: Option<Embedder>,
+    /// Staff sessions and logins in the console.
+    pub console: ConsoleSettings,
 }
 
 pub struct Application {
@@ -34,6 +37,7 @@ pub struct Application {
     router: axum::Router,
     store: Arc<dyn Store>,
     retention: Option<Duration>,
+    session_idle: Duration,
 }
 
 impl Application {
@@ -59,13 +63,14 @@ impl Application {
         );
         let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
         let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
-        let router = http::router(http::state(conversations));
+        let router = http::router(http::state(conversations, settings.console));
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {
             listener,
             router,
             store,
             retention: settings.retention,
+            session_idle: settings.console.policy.idle,
         })
     }
 
@@ -81,7 +86,12 @@ impl Application {
         if let Some(keep) = self.retention {
             tokio::spawn(retention(self.store.clone(), keep));
         }
-        axum::serve(self.listener, self.router)
+        tokio::spawn(expire_sessions(self.store.clone(), self.session_idle));
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown())
             .await
     }
@@ -97,6 +107,18 @@ async fn retention(store: Arc<dyn Store>, keep: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "retention: old conversations deleted"),
             Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+    }
+}
+
+/// Deletes staff sessions that have expired by idleness, every ten minutes.
+async fn expire_sessions(store: Arc<dyn Store>, idle: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let before = now_ms() - idle.as_millis() as i64;
+        if let Err(e) = store.delete_sessions_before(before).await {
+            tracing::warn!(error = %e, "expired staff sessions not deleted");
         }
     }
 }

@@ -9,13 +9,14 @@ use base64::Engine;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use crate::dialogue::{Dialogue, Inbound, Outcome, Reply};
+use crate::dialogue::{Dialogue, HandoffReason, Inbound, Outcome, Reply};
+use crate::language::Lang;
 use crate::events::{Event, Events};
 use crate::pii;
 use crate::semantic::{Embedder, Purpose};
 use crate::store::{
-    Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Store,
-    StoreError, token_digest,
+    Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Staff,
+    StaffId, Store, StoreError, token_digest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,10 @@ pub enum ConversationError {
     /// Unknown id or wrong token: the same answer for both, so ids cannot be probed.
     #[error("conversation not found")]
     NotFound,
+    /// A staff action that does not fit the conversation's state (claimed by someone else,
+    /// already closed, …); the message says what.
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -33,6 +38,17 @@ pub struct Started {
     #[schema(value_type = String)]
     pub id: ConversationId,
     pub token: String,
+}
+
+/// Where a waiting citizen stands in the staff queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct QueuePosition {
+    /// 1: next in line.
+    pub position: i64,
+    /// About how many minutes until a person takes over, from recent claims; absent
+    /// when there are too few to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_minutes: Option<i64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -122,6 +138,8 @@ impl Conversations {
             token_digest: token_digest(&token),
             state: ConversationState::Bot,
             context: Default::default(),
+            handoff: None,
+            assignee: None,
             created_at: now,
             updated_at: now,
         };
@@ -167,19 +185,11 @@ impl Conversations {
             .dialogue
             .respond_with(&context, message, vector.as_deref());
         let reply = decision.reply;
-        let state = match (conversation.state, reply.outcome) {
-            (ConversationState::Waiting | ConversationState::Claimed, _) => conversation.state,
-            (_, Outcome::Handoff) => ConversationState::Waiting,
-            (ConversationState::Closed, _) => ConversationState::Bot,
-            (s, _) => s,
+        let state = match conversation.state {
+            ConversationState::Closed => ConversationState::Bot,
+            s => s,
         };
-        let mut messages = vec![NewMessage {
-            author: Author::Citizen,
-            channel,
-            text: message.text.clone(),
-            outcome: None,
-            entries: Vec::new(),
-        }];
+        let mut messages = vec![NewMessage::citizen(channel, message.text.clone())];
         if !reply.silent {
             messages.push(NewMessage {
                 author: Author::Bot,
@@ -187,14 +197,22 @@ impl Conversations {
                 text: reply.text.clone(),
                 outcome: Some(reply.outcome),
                 entries: reply.entries.iter().map(|e| e.id.to_string()).collect(),
+                author_name: None,
             });
         }
         let mut next = decision.context;
         next.with_staff = false;
+        let now = now_ms();
         let recorded = self
             .store
-            .record_turn(conversation.id, &messages, state, &next, now_ms())
+            .record_turn(conversation.id, &messages, state, &next, now)
             .await?;
+        let state = match (state, reply.outcome, reply.handoff) {
+            (ConversationState::Bot, Outcome::Handoff, Some(reason)) => {
+                self.hand_over(conversation, reason, now).await?
+            }
+            _ => state,
+        };
         self.announce(conversation, recorded, state);
         self.observe(&message.text, &reply, channel);
         Ok(reply)
@@ -229,7 +247,256 @@ impl Conversations {
         }
     }
 
+    /// The whole transcript, internal notes included: for staff.
     pub async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>, ConversationError> {
         Ok(self.store.transcript(id).await?)
+    }
+
+    /// The transcript as the citizen may see it: without staff's internal notes.
+    pub async fn citizen_transcript(
+        &self,
+        id: ConversationId,
+    ) -> Result<Vec<Message>, ConversationError> {
+        let mut messages = self.store.transcript(id).await?;
+        messages.retain(|m| m.author != Author::Note);
+        Ok(messages)
+    }
+
+    /// Puts the conversation in the staff queue; the state it is in afterwards.
+    async fn hand_over(
+        &self,
+        conversation: &Conversation,
+        reason: HandoffReason,
+        now: i64,
+    ) -> Result<ConversationState, ConversationError> {
+        if self.store.hand_over(conversation.id, reason, now).await? {
+            metrics::counter!("rathaus_handoffs_total", "channel" => conversation.channel.as_str(), "reason" => crate::store::reason_str(reason))
+                .increment(1);
+            Ok(ConversationState::Waiting)
+        } else {
+            Ok(self
+                .store
+                .conversation(conversation.id)
+                .await?
+                .map_or(conversation.state, |c| c.state))
+        }
+    }
+
+    /// The citizen asks for a person with a button or a command rather than in words.
+    pub async fn request_handoff(
+        &self,
+        conversation: &Conversation,
+        reason: HandoffReason,
+        lang: Lang,
+    ) -> Result<Reply, ConversationError> {
+        if matches!(
+            conversation.state,
+            ConversationState::Waiting | ConversationState::Claimed
+        ) {
+            // Already with staff: nothing new to say, nothing to record twice.
+            return Ok(self.dialogue.handoff_reply(reason, lang));
+        }
+        let reply = self.dialogue.handoff_reply(reason, lang);
+        let now = now_ms();
+        let recorded = self
+            .store
+            .append(
+                conversation.id,
+                &[NewMessage {
+                    author: Author::Bot,
+                    channel: conversation.channel,
+                    text: reply.text.clone(),
+                    outcome: Some(Outcome::Handoff),
+                    entries: Vec::new(),
+                    author_name: None,
+                }],
+                now,
+            )
+            .await?;
+        let state = self.hand_over(conversation, reason, now).await?;
+        self.announce(conversation, recorded, state);
+        Ok(reply)
+    }
+
+    /// How many wait before this conversation and, from recent claims, about how long a
+    /// citizen waits; `None` when it is not waiting.
+    pub async fn queue_position(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<QueuePosition>, ConversationError> {
+        let Some(ahead) = self.store.waiting_before(id).await? else {
+            return Ok(None);
+        };
+        let day_ago = now_ms() - 86_400_000;
+        let mut waits = self.store.recent_waits(day_ago, 20).await?;
+        // Too few claims say nothing about the wait: better no estimate than a wrong one.
+        let expected_minutes = (waits.len() >= 3).then(|| {
+            waits.sort_unstable();
+            let median = waits[waits.len() / 2].max(0);
+            ((median * (ahead + 1)) as f64 / 60_000.0).ceil().max(1.0) as i64
+        });
+        Ok(Some(QueuePosition {
+            position: ahead + 1,
+            expected_minutes,
+        }))
+    }
+
+    /// Records a staff action's line in the transcript and tells the live readers.
+    async fn staff_event(
+        &self,
+        conversation: &Conversation,
+        messages: &[NewMessage],
+        state: ConversationState,
+    ) -> Result<(), ConversationError> {
+        let recorded = if messages.is_empty() {
+            Vec::new()
+        } else {
+            self.store.append(conversation.id, messages, now_ms()).await?
+        };
+        self.announce(conversation, recorded, state);
+        Ok(())
+    }
+
+    async fn fetch(&self, id: ConversationId) -> Result<Conversation, ConversationError> {
+        self.store
+            .conversation(id)
+            .await?
+            .ok_or(ConversationError::NotFound)
+    }
+
+    /// A staff member takes a waiting conversation; the bot stays silent from now on.
+    pub async fn claim(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        if !self.store.claim(id, &staff.id, now_ms()).await? {
+            return Err(ConversationError::Conflict(match c.state {
+                ConversationState::Claimed => "another colleague has already taken this conversation",
+                _ => "this conversation is not waiting for a person",
+            }));
+        }
+        let line = format!("{} hat das Gespräch übernommen.", staff.name);
+        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
+            .await
+    }
+
+    fn own(c: &Conversation, staff: &Staff) -> Result<(), ConversationError> {
+        if c.state == ConversationState::Claimed && c.assignee.as_ref() == Some(&staff.id) {
+            Ok(())
+        } else {
+            Err(ConversationError::Conflict(
+                "take the conversation first: it is not assigned to you",
+            ))
+        }
+    }
+
+    /// Gives a claimed conversation back to the queue.
+    pub async fn unassign(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        Self::own(&c, staff)?;
+        if !self.store.reassign(id, None, now_ms()).await? {
+            return Err(ConversationError::Conflict("the conversation changed meanwhile"));
+        }
+        let line = format!("{} hat das Gespräch an die Warteschlange zurückgegeben.", staff.name);
+        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Waiting)
+            .await
+    }
+
+    /// Hands a claimed conversation to a colleague.
+    pub async fn transfer(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+        to: &StaffId,
+    ) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        Self::own(&c, staff)?;
+        let colleague = self
+            .store
+            .staff_member(to)
+            .await?
+            .filter(|s| s.active)
+            .ok_or(ConversationError::Conflict("no such active colleague"))?;
+        if !self.store.reassign(id, Some(to), now_ms()).await? {
+            return Err(ConversationError::Conflict("the conversation changed meanwhile"));
+        }
+        let line = format!("{} hat das Gespräch an {} übergeben.", staff.name, colleague.name);
+        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
+            .await
+    }
+
+    /// A staff member's reply to the citizen; it reaches them through their own channel.
+    pub async fn staff_reply(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+        text: &str,
+    ) -> Result<Message, ConversationError> {
+        let c = self.fetch(id).await?;
+        Self::own(&c, staff)?;
+        let message = NewMessage {
+            author: Author::Staff,
+            author_name: Some(staff.name.clone()),
+            ..NewMessage::citizen(c.channel, text)
+        };
+        let mut recorded = self.store.append(id, &[message], now_ms()).await?;
+        let message = recorded.pop().ok_or(ConversationError::NotFound)?;
+        self.announce(&c, vec![message.clone()], c.state);
+        metrics::counter!("rathaus_staff_replies_total", "channel" => c.channel.as_str()).increment(1);
+        Ok(message)
+    }
+
+    /// An internal note for colleagues; never shown or sent to the citizen.
+    pub async fn note(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+        text: &str,
+    ) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        let note = NewMessage {
+            author: Author::Note,
+            author_name: Some(staff.name.clone()),
+            ..NewMessage::citizen(c.channel, text)
+        };
+        self.staff_event(&c, &[note], c.state).await
+    }
+
+    /// Ends the handoff with an outcome; the bot answers new questions again.
+    pub async fn close(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+        outcome: &str,
+    ) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        if c.state == ConversationState::Claimed && c.assignee.as_ref() != Some(&staff.id) {
+            return Err(ConversationError::Conflict(
+                "a colleague has this conversation: only they can close it",
+            ));
+        }
+        if !self.store.close(id, outcome, now_ms()).await? {
+            return Err(ConversationError::Conflict("this conversation is not open"));
+        }
+        let line = format!("{} hat das Gespräch abgeschlossen ({outcome}).", staff.name);
+        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Closed)
+            .await
+    }
+
+    /// Opens a closed conversation again, claimed by the staff member who reopens it.
+    pub async fn reopen(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
+        let c = self.fetch(id).await?;
+        if !self.store.reopen(id, &staff.id, now_ms()).await? {
+            return Err(ConversationError::Conflict("only a closed handoff can be reopened"));
+        }
+        let line = format!("{} hat das Gespräch wieder geöffnet.", staff.name);
+        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
+            .await
+    }
+
+    /// Tells the other side that somebody is typing (staff in the console, for the widget).
+    pub fn typing(&self, id: ConversationId, author: Author) {
+        self.events.publish(Event::Typing {
+            conversation: id,
+            author,
+        });
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod console;
 pub mod conversations;
 pub mod dialogue;
 pub mod eval;
@@ -17,3 +18,4 @@ pub mod pii;
 pub mod search;
 pub mod semantic;
 pub mod store;
+pub mod widget;

@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rathaus::app::{Application, Settings};
 use rathaus::dialogue::{Confidence, Dialogue, Inbound};
 use rathaus::semantic::{Embedder, Purpose};
-use rathaus::store::DatabaseUrl;
+use rathaus::console::ConsoleSettings;
+use rathaus::console::auth::{self, SessionPolicy};
+use rathaus::store::{DatabaseUrl, Staff, StaffId, StaffRole, Store};
 use rathaus::{catalogue, eval, store};
 use secrecy::SecretString;
 
@@ -70,7 +72,20 @@ enum Command {
         /// Days after which untouched conversations are deleted (0 keeps them).
         #[arg(long, env = "RATHAUS_RETENTION_DAYS", default_value_t = 90)]
         retention_days: u64,
+        /// Mark console cookies Secure (set this when Rathaus is served over TLS; behind a
+        /// proxy that sends X-Forwarded-Proto: https it is set per request anyway).
+        #[arg(long, env = "RATHAUS_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Minutes after which an unused console session ends.
+        #[arg(long, env = "RATHAUS_SESSION_IDLE_MINUTES", default_value_t = 30)]
+        session_idle_minutes: u64,
+        /// Hours after which a console session ends, used or not.
+        #[arg(long, env = "RATHAUS_SESSION_MAX_HOURS", default_value_t = 10)]
+        session_max_hours: u64,
     },
+    /// Manage the staff accounts of the handoff console.
+    #[command(subcommand)]
+    User(User),
     /// Ask one question and print the reply, its outcome and its source.
     Ask {
         /// The question, as a citizen would write it.
@@ -116,6 +131,33 @@ enum Import {
 }
 
 #[derive(Subcommand)]
+enum User {
+    /// Add an account. The password is asked for on a terminal, read from standard input
+    /// otherwise, or generated and printed with --generate-password.
+    Add {
+        email: String,
+        #[arg(long, value_enum, default_value = "agent")]
+        role: StaffRole,
+        /// The name citizens see on replies (default: the part of the address before @).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Set a new password (ends the account's sessions).
+    Password {
+        email: String,
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// Disable an account (ends its sessions) or enable it again.
+    Disable { email: String },
+    Enable { email: String },
+}
+
+#[derive(Subcommand)]
 enum Export {
     /// Write the catalogue as a knowledge folder.
     Files { dir: PathBuf },
@@ -157,7 +199,16 @@ async fn main() -> anyhow::Result<()> {
             knowledge,
             channels,
             retention_days,
+            secure_cookies,
+            session_idle_minutes,
+            session_max_hours,
         } => {
+            let policy = SessionPolicy {
+                idle: std::time::Duration::from_secs(session_idle_minutes.max(1) * 60),
+                absolute: std::time::Duration::from_secs(session_max_hours.max(1) * 3600),
+                secure_cookies,
+                ..SessionPolicy::default()
+            };
             let settings = Settings {
                 listen,
                 database: cli.database,
@@ -166,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
                 embedder: embedder(&cli.embeddings_url, &cli.embeddings_model),
                 retention: (retention_days > 0)
                     .then(|| std::time::Duration::from_secs(retention_days * 86_400)),
+                console: ConsoleSettings { policy },
             };
             let app = Application::build(settings).await?;
             tracing::info!(address = %app.local_addr()?, "Rathaus is listening");
@@ -228,6 +280,10 @@ async fn main() -> anyhow::Result<()> {
                 Import::Files { dir } => catalogue::import_files(store.as_ref(), &dir).await?,
             };
             print!("{report}");
+        }
+        Command::User(user) => {
+            let store = store::open(&cli.database).await?;
+            users(store.as_ref(), user).await?;
         }
         Command::Export(Export::Files { dir }) => {
             let store = store::open(&cli.database).await?;
@@ -307,4 +363,104 @@ async fn dialogue(
         anyhow::bail!("the catalogue in {database} is empty: run `rathaus import` first");
     }
     Ok(Arc::new(Dialogue::new(knowledge, Confidence::default())))
+}
+
+/// A new password: generated and printed, asked for twice on a terminal, or one line of
+/// standard input (for scripts).
+fn new_password(generate: bool) -> anyhow::Result<(String, bool)> {
+    if generate {
+        return Ok((auth::generate_password(), true));
+    }
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat: ")?;
+        anyhow::ensure!(first == second, "the passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    anyhow::ensure!(
+        password.chars().count() >= 12,
+        "a password needs at least 12 characters"
+    );
+    Ok((password, false))
+}
+
+async fn users(store: &dyn Store, command: User) -> anyhow::Result<()> {
+    let find = |email: String| async move {
+        store
+            .staff_by_email(&email)
+            .await?
+            .map(|(s, _)| s)
+            .with_context(|| format!("no account {email}"))
+    };
+    match command {
+        User::Add {
+            email,
+            role,
+            name,
+            generate_password,
+        } => {
+            let email = email.trim().to_lowercase();
+            anyhow::ensure!(
+                email.contains('@') && !email.starts_with('@') && !email.ends_with('@'),
+                "'{email}' is not an e-mail address"
+            );
+            let (password, generated) = new_password(generate_password)?;
+            let hash = auth::hash_password(&password)?;
+            let staff = Staff {
+                id: StaffId::new(),
+                name: name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string()),
+                email: email.clone(),
+                role,
+                active: true,
+            };
+            match store.add_staff(&staff, &hash, rathaus::conversations::now_ms()).await {
+                Err(store::StoreError::Conflict) => anyhow::bail!("an account {email} exists already"),
+                other => other?,
+            }
+            println!("added {} ({}) as {}", staff.email, staff.name, role.as_str());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        User::List => {
+            for s in store.staff_list().await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    s.email,
+                    s.name,
+                    s.role.as_str(),
+                    if s.active { "active" } else { "disabled" }
+                );
+            }
+        }
+        User::Password {
+            email,
+            generate_password,
+        } => {
+            let staff = find(email).await?;
+            let (password, generated) = new_password(generate_password)?;
+            store
+                .set_password(&staff.id, &auth::hash_password(&password)?)
+                .await?;
+            println!("password of {} changed; its sessions ended", staff.email);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        User::Disable { email } => {
+            let staff = find(email).await?;
+            store.set_staff_active(&staff.id, false).await?;
+            println!("{} disabled; its sessions ended", staff.email);
+        }
+        User::Enable { email } => {
+            let staff = find(email).await?;
+            store.set_staff_active(&staff.id, true).await?;
+            println!("{} enabled", staff.email);
+        }
+    }
+    Ok(())
 }

@@ -242,6 +242,21 @@ impl Dialogue {
         self.respond_with(context, message, None)
     }
 
+    /// The entry with this id as a reply refers to it (name in the language, links).
+    pub fn entry_ref(&self, id: &str, lang: Lang) -> Option<EntryRef> {
+        let id: EntryId = id.parse().ok()?;
+        self.knowledge
+            .load()
+            .catalogue
+            .entry(&id)
+            .map(|e| EntryRef::of(e, lang))
+    }
+
+    /// The reply to a citizen's explicit request for a person (a button, a command).
+    pub fn handoff_reply(&self, reason: HandoffReason, lang: Lang) -> Reply {
+        compose::handoff(reason, lang)
+    }
+
     /// As [`Dialogue::respond`], with the message's embedding from the configured embedding
     /// service (the core itself does no I/O).
     pub fn respond_with(

@@ -26,6 +26,8 @@ pub enum ApiError {
     ConversationNotFound,
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
             ApiError::ConversationNotFound => (StatusCode::NOT_FOUND, "conversation_not_found"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -123,6 +126,7 @@ impl From<ConversationError> for ApiError {
     fn from(e: ConversationError) -> Self {
         match e {
             ConversationError::NotFound => ApiError::ConversationNotFound,
+            ConversationError::Conflict(why) => ApiError::Conflict(why),
             ConversationError::Store(StoreError::NotFound) => ApiError::ConversationNotFound,
             ConversationError::Store(s) => s.into(),
         }

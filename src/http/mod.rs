@@ -3,6 +3,7 @@
 //! service; they hold no dialogue logic and touch no SQL.
 
 mod error;
+mod live;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -21,11 +22,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-use crate::conversations::{Conversations, Started};
-use crate::dialogue::{Inbound, Reply};
+use crate::conversations::{Conversations, QueuePosition, Started};
+use crate::dialogue::{EntryRef, HandoffReason, Inbound, Reply};
 use crate::knowledge::EntryId;
 use crate::language::Lang;
-use crate::store::{Channel, ConversationId, ConversationState, Message};
+use crate::store::{Author, Channel, ConversationId, ConversationState, Message};
 
 /// Longest citizen message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -36,6 +37,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub conversations: Conversations,
     pub metrics: PrometheusHandle,
+    pub console: crate::console::ConsoleSettings,
 }
 
 /// JSON body extractor whose rejections are [`ApiError`]s.
@@ -74,9 +76,24 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// All routes of the API.
+/// All routes: the citizens' API, the widget, the staff console, health and metrics.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // The API is called from city pages on other origins; it uses bearer tokens, never
+    // cookies, so any origin may call it.
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            axum::http::HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
+    let api = Router::new()
         .route("/api/v1/answer", post(answer))
         .route("/api/v1/conversations", post(start_conversation))
         .route(
@@ -84,12 +101,20 @@ pub fn router(state: AppState) -> Router {
             get(transcript).delete(delete_conversation),
         )
         .route("/api/v1/conversations/{id}/messages", post(post_message))
+        .route("/api/v1/conversations/{id}/handoff", post(request_handoff))
+        .route("/api/v1/conversations/{id}/events", get(live::conversation_events))
         .route("/api/openapi.json", get(openapi))
+        .layer(cors);
+    Router::new()
+        .merge(api)
+        .merge(crate::console::router())
+        .merge(crate::widget::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
@@ -151,7 +176,52 @@ pub struct TranscriptResponse {
     pub id: ConversationId,
     pub state: ConversationState,
     pub channel: Channel,
-    pub messages: Vec<Message>,
+    /// Where the citizen stands in the staff queue while waiting for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueuePosition>,
+    pub messages: Vec<TranscriptMessage>,
+}
+
+/// A message as the citizen sees it: the entries a bot reply quoted come with their names
+/// and links, so a reloaded page shows the same as the live one.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TranscriptMessage {
+    pub seq: i64,
+    pub author: Author,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::dialogue::Outcome>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<EntryRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    pub at: i64,
+}
+
+impl TranscriptMessage {
+    fn of(m: Message, dialogue: &crate::dialogue::Dialogue, lang: Lang) -> TranscriptMessage {
+        TranscriptMessage {
+            seq: m.seq,
+            author: m.author,
+            entries: m
+                .entries
+                .iter()
+                .filter_map(|id| dialogue.entry_ref(id, lang))
+                .collect(),
+            text: m.text,
+            outcome: m.outcome,
+            author_name: m.author_name,
+            at: m.at,
+        }
+    }
+}
+
+/// Optional settings of a citizen's request for a person.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 fn message_text(text: String) -> Result<String, ApiError> {
@@ -218,7 +288,7 @@ async fn start_conversation(
     ))
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -234,7 +304,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+pub(crate) fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
     raw.parse().map_err(|_| ApiError::ConversationNotFound)
 }
 
@@ -272,6 +342,34 @@ async fn post_message(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/handoff", request_body(content = Option<HandoffRequest>),
+    params(("id" = String, Path)), security(("token" = [])),
+    responses((status = 200, body = Reply), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn request_handoff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Reply>, ApiError> {
+    let token = bearer(&headers)?;
+    let req: HandoffRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        HandoffRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?
+    };
+    let c = state
+        .conversations
+        .authorize(conversation_id(&id)?, token)
+        .await?;
+    let lang = lang(req.lang)?.or(c.context.lang).unwrap_or(Lang::De);
+    Ok(Json(
+        state
+            .conversations
+            .request_handoff(&c, HandoffReason::Requested, lang)
+            .await?,
+    ))
+}
+
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = String, Path)), security(("token" = [])),
     responses((status = 200, body = TranscriptResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn transcript(
@@ -284,11 +382,21 @@ async fn transcript(
         .conversations
         .authorize(conversation_id(&id)?, token)
         .await?;
-    let messages = state.conversations.transcript(c.id).await?;
+    let lang = c.context.lang.unwrap_or(Lang::De);
+    let dialogue = state.conversations.dialogue();
+    let messages = state
+        .conversations
+        .citizen_transcript(c.id)
+        .await?
+        .into_iter()
+        .map(|m| TranscriptMessage::of(m, dialogue, lang))
+        .collect();
+    let queue = state.conversations.queue_position(c.id).await?;
     Ok(Json(TranscriptResponse {
         id: c.id,
         state: c.state,
         channel: c.channel,
+        queue,
         messages,
     }))
 }
@@ -331,8 +439,8 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rathaus API", description = "Citizen-service assistant: answers from the city's service catalogue, conversations with handoff to staff.", license(name = "EUPL-1.2")),
-    paths(answer, start_conversation, post_message, transcript, delete_conversation, healthz),
-    components(schemas(AnswerRequest, MessageRequest, StartRequest, Reply, Started, TranscriptResponse, ErrorBody, Message)),
+    paths(answer, start_conversation, post_message, request_handoff, transcript, live::conversation_events, delete_conversation, healthz),
+    components(schemas(AnswerRequest, MessageRequest, StartRequest, HandoffRequest, Reply, Started, TranscriptResponse, TranscriptMessage, QueuePosition, ErrorBody, Message)),
     modifiers(&TokenScheme)
 )]
 pub struct ApiDoc;
@@ -362,9 +470,10 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// Shared state for the server.
-pub fn state(conversations: Conversations) -> AppState {
+pub fn state(conversations: Conversations, console: crate::console::ConsoleSettings) -> AppState {
     AppState {
         conversations,
         metrics: metrics_handle(),
+        console,
     }
 }

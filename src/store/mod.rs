@@ -13,7 +13,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::dialogue::{Context, Outcome};
+mod staff;
+
+pub use staff::{
+    CannedReply, ConsoleStore, QueueItem, Session, Staff, StaffId, StaffRole, parse_reason,
+    reason_str,
+};
+
+use crate::dialogue::{Context, HandoffReason, Outcome};
 use crate::knowledge::{Change, Entry, Office};
 
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +183,19 @@ pub struct Conversation {
     pub token_digest: String,
     pub state: ConversationState,
     pub context: Context,
+    /// Why and since when it waits for a person, once handed over.
+    pub handoff: Option<Handoff>,
+    /// The staff member who has it, while claimed.
+    pub assignee: Option<StaffId>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A conversation's handoff to staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handoff {
+    pub reason: HandoffReason,
+    pub at: i64,
 }
 
 /// Who wrote a message.
@@ -189,15 +207,18 @@ pub enum Author {
     Staff,
     /// Notes of the system: handoff, claim, close.
     System,
+    /// An internal note of staff: shown in the console, never to the citizen.
+    Note,
 }
 
 impl Author {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Author::Citizen => "citizen",
             Author::Bot => "bot",
             Author::Staff => "staff",
             Author::System => "system",
+            Author::Note => "note",
         }
     }
     fn parse(s: &str) -> Result<Author> {
@@ -206,6 +227,7 @@ impl Author {
             "bot" => Author::Bot,
             "staff" => Author::Staff,
             "system" => Author::System,
+            "note" => Author::Note,
             other => return Err(StoreError::Corrupt(format!("unknown author '{other}'"))),
         })
     }
@@ -223,6 +245,9 @@ pub struct Message {
     /// Entry ids the bot's reply referred to, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<String>,
+    /// The name staff show to citizens, on staff messages and notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub at: i64,
 }
@@ -235,6 +260,29 @@ pub struct NewMessage {
     pub text: String,
     pub outcome: Option<Outcome>,
     pub entries: Vec<String>,
+    pub author_name: Option<String>,
+}
+
+impl NewMessage {
+    /// A message of the citizen's.
+    pub fn citizen(channel: Channel, text: impl Into<String>) -> NewMessage {
+        NewMessage {
+            author: Author::Citizen,
+            channel,
+            text: text.into(),
+            outcome: None,
+            entries: Vec::new(),
+            author_name: None,
+        }
+    }
+
+    /// A line of the system's in the transcript: handoff, claim, close.
+    pub fn system(channel: Channel, text: impl Into<String>) -> NewMessage {
+        NewMessage {
+            author: Author::System,
+            ..NewMessage::citizen(channel, text)
+        }
+    }
 }
 
 /// A question the bot could not answer, masked, for the admins' to-do list.
@@ -246,7 +294,7 @@ pub struct Unanswered {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ConsoleStore + Send + Sync {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;
@@ -284,6 +332,48 @@ fn entries_json(v: &[String]) -> String {
 fn content_hash(json: &str) -> String {
     token_digest(json)
 }
+
+/// Appends messages inside a transaction, numbering them after the last; the rows as stored.
+macro_rules! append_messages {
+    ($tx:ident, $id:expr, $messages:expr, $now:expr) => {{
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = $1")
+            .bind($id.to_string())
+            .fetch_one(&mut *$tx)
+            .await?;
+        let mut seq = last.unwrap_or(0);
+        let mut out = Vec::with_capacity($messages.len());
+        for m in $messages {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, author_name, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind($id.to_string())
+            .bind(seq)
+            .bind(m.author.as_str())
+            .bind(m.channel.as_str())
+            .bind(&m.text)
+            .bind(m.outcome.map(|o| o.as_str()))
+            .bind(entries_json(&m.entries))
+            .bind(m.author_name.as_deref())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+            out.push(Message {
+                seq,
+                author: m.author,
+                channel: m.channel,
+                text: m.text.clone(),
+                outcome: m.outcome,
+                entries: m.entries.clone(),
+                author_name: m.author_name.clone(),
+                at: $now,
+            });
+        }
+        out
+    }};
+}
+pub(crate) use append_messages;
 
 /// The same SQL for both databases: `$n` placeholders, `ON CONFLICT`, BIGINT milliseconds.
 macro_rules! sql_store {
@@ -401,19 +491,27 @@ macro_rules! sql_store {
             }
 
             async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
-                let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT channel, token_digest, state, context, created_at, updated_at FROM conversations WHERE id = $1",
+                #[allow(clippy::type_complexity)]
+                let row: Option<(String, String, String, String, Option<String>, Option<i64>, Option<String>, i64, i64)> = sqlx::query_as(
+                    "SELECT channel, token_digest, state, context, handoff_reason, handoff_at, assignee, created_at, updated_at \
+                     FROM conversations WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(channel, token_digest, state, context, created_at, updated_at)| {
+                row.map(|(channel, token_digest, state, context, reason, handoff_at, assignee, created_at, updated_at)| {
+                    let handoff = match (reason, handoff_at) {
+                        (Some(r), Some(at)) => Some(Handoff { reason: parse_reason(&r)?, at }),
+                        _ => None,
+                    };
                     Ok(Conversation {
                         id,
                         channel: channel.parse()?,
                         token_digest,
                         state: state.parse()?,
                         context: serde_json::from_str(&context)?,
+                        handoff,
+                        assignee: assignee.map(StaffId),
                         created_at,
                         updated_at,
                     })
@@ -441,52 +539,22 @@ macro_rules! sql_store {
                 if updated.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = $1")
-                    .bind(id.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let mut seq = last.unwrap_or(0);
-                let mut out = Vec::with_capacity(messages.len());
-                for m in messages {
-                    seq += 1;
-                    sqlx::query(
-                        "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(id.to_string())
-                    .bind(seq)
-                    .bind(m.author.as_str())
-                    .bind(m.channel.as_str())
-                    .bind(&m.text)
-                    .bind(m.outcome.map(|o| o.as_str()))
-                    .bind(entries_json(&m.entries))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    out.push(Message {
-                        seq,
-                        author: m.author,
-                        channel: m.channel,
-                        text: m.text.clone(),
-                        outcome: m.outcome,
-                        entries: m.entries.clone(),
-                        at: now,
-                    });
-                }
+                let out = append_messages!(tx, id, messages, now);
                 tx.commit().await?;
                 Ok(out)
             }
 
             async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>> {
-                let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(
-                    "SELECT seq, author, channel, text, outcome, entries, created_at FROM messages \
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(i64, String, String, String, Option<String>, String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT seq, author, channel, text, outcome, entries, author_name, created_at FROM messages \
                      WHERE conversation_id = $1 ORDER BY seq",
                 )
                 .bind(id.to_string())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(seq, author, channel, text, outcome, entries, at)| {
+                    .map(|(seq, author, channel, text, outcome, entries, author_name, at)| {
                         Ok(Message {
                             seq,
                             author: Author::parse(&author)?,
@@ -494,6 +562,7 @@ macro_rules! sql_store {
                             text,
                             outcome: outcome.map(|o| serde_json::from_value(serde_json::Value::String(o))).transpose()?,
                             entries: serde_json::from_str(&entries)?,
+                            author_name,
                             at,
                         })
                     })

@@ -76,7 +76,7 @@ async fn follow_up_refers_to_the_entry_just_answered() {
     assert_eq!(messages[0]["author"], "citizen");
     assert_eq!(messages[0]["text"], "Ich brauche einen neuen Reisepass");
     assert_eq!(messages[1]["author"], "bot");
-    assert_eq!(messages[1]["entries"][0], answered);
+    assert_eq!(messages[1]["entries"][0]["id"], answered);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
 use rathaus::app::{Application, Settings};
+use rathaus::console::auth;
+use rathaus::store::{Staff, StaffId, StaffRole};
 use serde_json::{Value, json};
 
 pub struct TestApp {
@@ -31,6 +33,7 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
         channels: None,
+        console: Default::default(),
         retention: None,
         embedder,
     };
@@ -92,6 +95,58 @@ impl TestApp {
         self.say(id, token, body).await.json().await.unwrap()
     }
 
+    /// Adds a staff account straight to the app's database; returns its password.
+    pub async fn add_staff(&self, email: &str, name: &str, role: StaffRole) -> String {
+        let store = rathaus::store::open(
+            &format!("sqlite://{}", self.database.display())
+                .parse()
+                .unwrap(),
+        )
+        .await
+        .expect("store opens");
+        let password = format!("{name} geheim 12345");
+        let staff = Staff {
+            id: StaffId::new(),
+            email: email.into(),
+            name: name.into(),
+            role,
+            active: true,
+        };
+        store
+            .add_staff(&staff, &auth::hash_password(&password).unwrap(), 0)
+            .await
+            .expect("staff added");
+        password
+    }
+
+    /// Signs a staff member in through the login form, as a browser would.
+    pub async fn staff_login(&self, email: &str, password: &str) -> StaffClient {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let (login_cookie, csrf) = login_form(&client, &self.address).await;
+        let r = client
+            .post(format!("{}/console/login", self.address))
+            .header("cookie", format!("rathaus_login={login_cookie}"))
+            .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "login of {email}");
+        let session = set_cookie(&r, "rathaus_session").expect("a session cookie");
+        let mut staff = StaffClient {
+            address: self.address.clone(),
+            client,
+            session,
+            csrf: String::new(),
+        };
+        let queue = staff.get("/console").await;
+        assert_eq!(queue.status(), 200);
+        staff.csrf = hidden_csrf(&queue.text().await.unwrap());
+        staff
+    }
+
     pub async fn transcript(&self, id: &str, token: &str) -> reqwest::Response {
         self.client
             .get(format!("{}/api/v1/conversations/{id}", self.address))
@@ -111,4 +166,82 @@ pub fn fields<'a>(items: &'a Value, key: &str) -> Vec<&'a str> {
         .iter()
         .map(|i| i[key].as_str().expect("a string"))
         .collect()
+}
+
+/// The login page's double-submit token: (cookie value, form value).
+pub async fn login_form(client: &reqwest::Client, address: &str) -> (String, String) {
+    let r = client
+        .get(format!("{address}/console/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = set_cookie(&r, "rathaus_login").expect("a login cookie");
+    (cookie, hidden_csrf(&r.text().await.unwrap()))
+}
+
+/// The value a response sets for a cookie, and nothing of its attributes.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, value) = pair.split_once('=')?;
+            (k == name).then(|| value.to_string())
+        })
+}
+
+/// The full `Set-Cookie` line for a cookie, attributes included.
+pub fn set_cookie_line(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+pub fn hidden_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+/// A signed-in staff member's browser, without the browser.
+pub struct StaffClient {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub session: String,
+    pub csrf: String,
+}
+
+impl StaffClient {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("cookie", format!("rathaus_session={}", self.session))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a console form with this session's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("cookie", format!("rathaus_session={}", self.session))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
 }

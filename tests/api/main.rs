@@ -2,6 +2,8 @@
 //! and the store suite against SQLite and PostgreSQL.
 
 mod api_errors;
+mod browser;
+mod console;
 mod conversations;
 mod helpers;
 mod import;

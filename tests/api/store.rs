@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use rathaus::dialogue::{Context, Outcome};
+use rathaus::dialogue::{Context, HandoffReason, Outcome};
 use rathaus::knowledge::{Change, Entry, files::parse_entry};
 use rathaus::store::{
-    Author, Channel, Conversation, ConversationId, ConversationState, NewMessage, PostgresStore,
-    SqliteStore, Store,
+    Author, CannedReply, Channel, Conversation, ConversationId, ConversationState, NewMessage,
+    PostgresStore, SqliteStore, Staff, StaffId, StaffRole, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -55,6 +55,8 @@ async fn suite(store: Arc<dyn Store>) {
         token_digest: "digest".into(),
         state: ConversationState::Bot,
         context: Context::default(),
+        handoff: None,
+        assignee: None,
         created_at: 10,
         updated_at: 10,
     };
@@ -69,6 +71,7 @@ async fn suite(store: Arc<dyn Store>) {
         text: text.into(),
         outcome,
         entries: vec!["a".into()],
+        author_name: None,
     };
     let context = Context {
         last_entry: Some("a".parse().unwrap()),
@@ -127,6 +130,8 @@ async fn suite(store: Arc<dyn Store>) {
         Err(rathaus::store::StoreError::NotFound)
     ));
 
+    console(store.as_ref()).await;
+
     // Unanswered questions.
     store
         .record_unanswered("Wo ist der [TELEFON]?", "de", 40)
@@ -161,6 +166,150 @@ async fn suite(store: Arc<dyn Store>) {
     assert!(store.delete_conversation(id).await.unwrap());
     assert!(!store.delete_conversation(id).await.unwrap());
     assert!(store.transcript(id).await.unwrap().is_empty());
+}
+
+/// Staff, sessions, throttling, the handoff queue and canned replies.
+async fn console(store: &dyn Store) {
+    let anna = Staff {
+        id: StaffId::new(),
+        email: "anna@musterstadt.example".into(),
+        name: "Anna".into(),
+        role: StaffRole::Agent,
+        active: true,
+    };
+    let bernd = Staff {
+        id: StaffId::new(),
+        email: "bernd@musterstadt.example".into(),
+        name: "Bernd".into(),
+        role: StaffRole::Admin,
+        active: true,
+    };
+    store.add_staff(&anna, "hash-a", 1).await.unwrap();
+    store.add_staff(&bernd, "hash-b", 1).await.unwrap();
+    let twin = Staff {
+        id: StaffId::new(),
+        ..anna.clone()
+    };
+    assert!(matches!(
+        store.add_staff(&twin, "x", 1).await,
+        Err(StoreError::Conflict)
+    ));
+    let (found, hash) = store
+        .staff_by_email(" Anna@Musterstadt.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found, hash.as_str()), (anna.clone(), "hash-a"));
+    assert_eq!(store.staff_list().await.unwrap(), vec![anna.clone(), bernd.clone()]);
+
+    store.create_session("d1", &anna.id, "csrf1", 100).await.unwrap();
+    let s = store.session("d1").await.unwrap().unwrap();
+    assert_eq!((s.staff.id.clone(), s.csrf.as_str(), s.seen_at), (anna.id.clone(), "csrf1", 100));
+    store.touch_session("d1", 150).await.unwrap();
+    assert_eq!(store.session("d1").await.unwrap().unwrap().seen_at, 150);
+    assert_eq!(store.delete_sessions_before(120).await.unwrap(), 0);
+    // A new password and a disabled account end sessions.
+    store.set_password(&anna.id, "hash-a2").await.unwrap();
+    assert!(store.session("d1").await.unwrap().is_none());
+    store.create_session("d2", &anna.id, "csrf2", 200).await.unwrap();
+    store.set_staff_active(&anna.id, false).await.unwrap();
+    assert!(store.session("d2").await.unwrap().is_none());
+    store.set_staff_active(&anna.id, true).await.unwrap();
+    store.create_session("d3", &anna.id, "csrf3", 300).await.unwrap();
+    store.delete_session("d3").await.unwrap();
+    assert!(store.session("d3").await.unwrap().is_none());
+
+    store.record_login_failure("account:x", 10).await.unwrap();
+    store.record_login_failure("account:x", 20).await.unwrap();
+    assert_eq!(store.login_failures_since("account:x", 15).await.unwrap(), 1);
+    store.clear_login_failures("account:x").await.unwrap();
+    assert_eq!(store.login_failures_since("account:x", 0).await.unwrap(), 0);
+
+    // Two conversations handed over; the second waits behind the first.
+    let mut ids = Vec::new();
+    for at in [1000, 2000] {
+        let c = Conversation {
+            id: ConversationId::new(),
+            channel: Channel::Telegram,
+            token_digest: "d".into(),
+            state: ConversationState::Bot,
+            context: Context::default(),
+            handoff: None,
+            assignee: None,
+            created_at: at,
+            updated_at: at,
+        };
+        store.create_conversation(&c).await.unwrap();
+        store
+            .append(c.id, &[NewMessage::citizen(Channel::Telegram, format!("Frage {at}"))], at)
+            .await
+            .unwrap();
+        assert!(store.hand_over(c.id, HandoffReason::Complaint, at).await.unwrap());
+        assert!(!store.hand_over(c.id, HandoffReason::Requested, at).await.unwrap(), "already waiting");
+        ids.push(c.id);
+    }
+    let (first, second) = (ids[0], ids[1]);
+    assert_eq!(store.waiting_before(first).await.unwrap(), Some(0));
+    assert_eq!(store.waiting_before(second).await.unwrap(), Some(1));
+    let queue = store.queue().await.unwrap();
+    assert_eq!(queue.iter().map(|q| q.id).collect::<Vec<_>>(), [first, second]);
+    assert_eq!(queue[0].reason, Some(HandoffReason::Complaint));
+    assert_eq!(queue[0].last_message.as_deref(), Some("Frage 1000"));
+    let c = store.conversation(first).await.unwrap().unwrap();
+    assert_eq!(c.handoff.map(|h| (h.reason, h.at)), Some((HandoffReason::Complaint, 1000)));
+
+    // One claim wins.
+    assert!(store.claim(first, &anna.id, 1600).await.unwrap());
+    assert!(!store.claim(first, &bernd.id, 1700).await.unwrap());
+    assert_eq!(store.waiting_before(first).await.unwrap(), None);
+    assert_eq!(store.waiting_before(second).await.unwrap(), Some(0));
+    assert_eq!(store.recent_waits(0, 10).await.unwrap(), [600]);
+    let c = store.conversation(first).await.unwrap().unwrap();
+    assert_eq!((c.state, c.assignee), (ConversationState::Claimed, Some(anna.id.clone())));
+    assert_eq!(store.queue().await.unwrap()[0].assignee_name.as_deref(), Some("Anna"));
+    assert!(store.reassign(first, Some(&bernd.id), 1800).await.unwrap());
+    assert!(store.reassign(first, None, 1900).await.unwrap());
+    assert_eq!(store.conversation(first).await.unwrap().unwrap().state, ConversationState::Waiting);
+
+    // Close and reopen.
+    assert!(store.close(first, "resolved", 2500).await.unwrap());
+    assert!(!store.close(first, "resolved", 2500).await.unwrap());
+    let closed = store.closed_since(0, 10).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].closed_outcome.as_deref(), Some("resolved"));
+    assert!(store.reopen(first, &bernd.id, 2600).await.unwrap());
+    assert!(!store.reopen(second, &bernd.id, 2600).await.unwrap(), "only closed ones reopen");
+    let note = NewMessage {
+        author: Author::Note,
+        author_name: Some("Bernd".into()),
+        ..NewMessage::citizen(Channel::Telegram, "intern")
+    };
+    let added = store.append(first, &[note], 2700).await.unwrap();
+    assert_eq!(added[0].seq, 2);
+    let t = store.transcript(first).await.unwrap();
+    assert_eq!((t[1].author, t[1].author_name.as_deref()), (Author::Note, Some("Bernd")));
+    assert!(matches!(
+        store.append(ConversationId::new(), &[], 1).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Canned replies.
+    let greeting = CannedReply {
+        id: "g".into(),
+        title: "Gruß".into(),
+        body: "Guten Tag".into(),
+    };
+    store.put_canned_reply(&greeting, 1).await.unwrap();
+    store
+        .put_canned_reply(&CannedReply { body: "Guten Tag!".into(), ..greeting.clone() }, 2)
+        .await
+        .unwrap();
+    assert_eq!(store.canned_replies().await.unwrap()[0].body, "Guten Tag!");
+    assert!(store.delete_canned_reply("g").await.unwrap());
+    assert!(store.canned_replies().await.unwrap().is_empty());
+    for id in ids {
+        store.delete_conversation(id).await.unwrap();
+    }
 }
 
 #[tokio::test]

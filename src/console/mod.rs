@@ -1,0 +1,645 @@
+//! The handoff console at `/console`: staff sign in, see the queue of handed-over
+//! conversations live, claim one, read its whole transcript, reply through the citizen's own
+//! channel, write internal notes, close and reopen. Server-rendered HTML (askama templates
+//! compiled into the binary) with a little JavaScript for live updates; no conversation data
+//! is ever sent without a signed-in session.
+
+pub mod auth;
+mod pages;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use self::auth::{Admin, LOGIN_COOKIE, SESSION_COOKIE, SessionPolicy, SignedIn};
+use self::pages::*;
+use crate::conversations::{ConversationError, now_ms};
+use crate::http::AppState;
+use crate::store::{CannedReply, ConversationId, StaffId, StoreError};
+
+/// Longest staff reply or note, in characters.
+const MAX_TEXT_CHARS: usize = 8000;
+
+/// The console's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleSettings {
+    pub policy: SessionPolicy,
+}
+
+/// What can go wrong in the console, shown as a page (never internal details).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("Diese Seite ist Administratorinnen und Administratoren vorbehalten.")]
+    Forbidden,
+    #[error("Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.")]
+    Csrf,
+    #[error("Dieses Gespräch gibt es nicht (mehr).")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.")]
+    Unavailable(String),
+    #[error("Ein interner Fehler ist aufgetreten.")]
+    Internal(String),
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ConsoleError::NotFound,
+            StoreError::Unavailable(c) => ConsoleError::Unavailable(c),
+            other => ConsoleError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ConversationError> for ConsoleError {
+    fn from(e: ConversationError) -> Self {
+        match e {
+            ConversationError::NotFound => ConsoleError::NotFound,
+            ConversationError::Conflict(why) => ConsoleError::Conflict(conflict_text(why)),
+            ConversationError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// The core speaks English to programs; staff read German.
+fn conflict_text(why: &str) -> String {
+    match why {
+        "another colleague has already taken this conversation" => {
+            "Eine Kollegin oder ein Kollege hat dieses Gespräch bereits übernommen.".into()
+        }
+        "this conversation is not waiting for a person" => {
+            "Dieses Gespräch wartet nicht auf eine Person.".into()
+        }
+        "take the conversation first: it is not assigned to you" => {
+            "Übernehmen Sie das Gespräch zuerst: es ist Ihnen nicht zugewiesen.".into()
+        }
+        "no such active colleague" => "Diese Kollegin oder diesen Kollegen gibt es nicht.".into(),
+        "a colleague has this conversation: only they can close it" => {
+            "Eine Kollegin oder ein Kollege bearbeitet dieses Gespräch; nur sie oder er kann es abschließen.".into()
+        }
+        "this conversation is not open" => "Dieses Gespräch ist nicht offen.".into(),
+        "only a closed handoff can be reopened" => {
+            "Nur ein abgeschlossenes Gespräch kann wieder geöffnet werden.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ConsoleError::Forbidden | ConsoleError::Csrf => StatusCode::FORBIDDEN,
+            ConsoleError::NotFound => StatusCode::NOT_FOUND,
+            ConsoleError::Conflict(_) => StatusCode::CONFLICT,
+            ConsoleError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ConsoleError::Unavailable(c) => {
+                tracing::warn!(cause = %c, "console: unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ConsoleError::Internal(c) => {
+                tracing::error!(cause = %c, "console: internal error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let page = ErrorPage {
+            title: if status == StatusCode::FORBIDDEN {
+                "Kein Zugriff"
+            } else {
+                "Das hat nicht geklappt"
+            },
+            message: self.to_string(),
+        };
+        (status, page.html()).into_response()
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(queue_page))
+        .route("/console/", get(|| async { Redirect::to("/console") }))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/queue", get(queue_rows))
+        .route("/console/events", get(events))
+        .route("/console/conversations/{id}", get(conversation_page))
+        .route(
+            "/console/conversations/{id}/transcript",
+            get(transcript_fragment),
+        )
+        .route("/console/conversations/{id}/claim", post(claim))
+        .route("/console/conversations/{id}/unassign", post(unassign))
+        .route("/console/conversations/{id}/transfer", post(transfer))
+        .route("/console/conversations/{id}/close", post(close))
+        .route("/console/conversations/{id}/reopen", post(reopen))
+        .route("/console/conversations/{id}/reply", post(reply))
+        .route("/console/conversations/{id}/note", post(note))
+        .route("/console/conversations/{id}/typing", post(typing))
+        .route("/console/canned", get(canned_page).post(save_canned))
+        .route("/console/canned/{id}/delete", post(delete_canned))
+        .route("/console/static/console.js", get(script))
+        .route("/console/static/console.css", get(stylesheet))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// Headers every console response carries: no framing, no inline scripts, no caching of
+/// conversation data, no referrer leaving the console.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // A state-changing request from another site is refused before it is read.
+    if req.method() == axum::http::Method::POST && !same_origin(req.headers()) {
+        return ConsoleError::Csrf.into_response();
+    }
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An `Origin` header, when the browser sends one, must name this host (as the reverse
+/// proxy reports it in `X-Forwarded-Host`, or the `Host` itself).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = ["x-forwarded-host", "host"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+}
+
+fn text_field(text: &str) -> Result<String, ConsoleError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ConsoleError::Invalid("Der Text ist leer."));
+    }
+    if t.chars().count() > MAX_TEXT_CHARS || t.contains('\0') {
+        return Err(ConsoleError::Invalid(
+            "Der Text ist zu lang oder enthält ungültige Zeichen.",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn conversation_id(raw: &str) -> Result<ConversationId, ConsoleError> {
+    raw.parse().map_err(|_| ConsoleError::NotFound)
+}
+
+fn back_to(id: ConversationId) -> Response {
+    Redirect::to(&format!("/console/conversations/{id}")).into_response()
+}
+
+// ---- login ----
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, &headers, StatusCode::OK, None)
+}
+
+/// The login form with a fresh double-submit token in a cookie and in the form.
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    let token = auth::random_token(24);
+    let secure = auth::is_secure(&state.console.policy, headers);
+    let cookie = auth::set_cookie(
+        LOGIN_COOKIE,
+        &token,
+        Some(Duration::from_secs(3600)),
+        secure,
+    );
+    let page = LoginPage { csrf: token, error };
+    (status, [(header::SET_COOKIE, cookie)], page.html()).into_response()
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = auth::cookie_value(&headers, LOGIN_COOKIE).unwrap_or("");
+    if expected.is_empty() || !auth::same_secret(expected, &form.csrf) {
+        return login_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some("Das Formular war abgelaufen. Bitte melden Sie sich noch einmal an."),
+        );
+    }
+    let policy = state.console.policy;
+    let store = state.conversations.store();
+    match auth::login(
+        store.as_ref(),
+        &policy,
+        &form.email,
+        &form.password,
+        &peer.ip().to_string(),
+    )
+    .await
+    {
+        Ok((cookie, _)) => {
+            let secure = auth::is_secure(&policy, &headers);
+            let session = auth::set_cookie(SESSION_COOKIE, &cookie, None, secure);
+            let clear = auth::set_cookie(LOGIN_COOKIE, "", Some(Duration::ZERO), secure);
+            let mut r = Redirect::to("/console").into_response();
+            r.headers_mut()
+                .append(header::SET_COOKIE, session.parse().expect("cookie"));
+            r.headers_mut()
+                .append(header::SET_COOKIE, clear.parse().expect("cookie"));
+            r
+        }
+        Err(auth::LoginError::Invalid) => login_form(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some("E-Mail-Adresse oder Passwort ist falsch."),
+        ),
+        Err(auth::LoginError::Throttled) => login_form(
+            &state,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann noch einmal."),
+        ),
+        Err(auth::LoginError::Store(e)) => ConsoleError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    me: SignedIn,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    state
+        .conversations
+        .store()
+        .delete_session(&me.digest)
+        .await?;
+    let secure = auth::is_secure(&state.console.policy, &headers);
+    let clear = auth::set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO), secure);
+    Ok((
+        [(header::SET_COOKIE, clear)],
+        Redirect::to("/console/login"),
+    )
+        .into_response())
+}
+
+// ---- queue ----
+
+async fn queue_page(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Html<String>, ConsoleError> {
+    let store = state.conversations.store();
+    let now = now_ms();
+    let rows = QueueRow::all(store.queue().await?, &me, now);
+    let closed = QueueRow::all(store.closed_since(now - 86_400_000, 30).await?, &me, now);
+    Ok(QueuePage {
+        me: me.staff(),
+        csrf: &me.session.csrf,
+        rows,
+        closed,
+    }
+    .html())
+}
+
+async fn queue_rows(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Html<String>, ConsoleError> {
+    let rows = QueueRow::all(state.conversations.store().queue().await?, &me, now_ms());
+    Ok(QueueRowsFragment { rows }.html())
+}
+
+/// Everything that happens, for the console's live updates (signed-in staff only).
+async fn events(
+    State(state): State<AppState>,
+    _me: SignedIn,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut events = state.conversations.events().subscribe();
+    let stream = async_stream::stream! {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let data = serde_json::to_string(&*event).unwrap_or_else(|_| "{}".into());
+                    yield Ok(SseEvent::default().event("update").data(data));
+                }
+                // Fell behind: the page reloads what it shows from the server.
+                Err(RecvError::Lagged(_)) => yield Ok(SseEvent::default().event("resync").data("{}")),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    };
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+}
+
+// ---- one conversation ----
+
+async fn conversation_page(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let id = conversation_id(&id)?;
+    let page = ConversationPage::load(&state, &me, id).await?;
+    Ok(page.html())
+}
+
+async fn transcript_fragment(
+    State(state): State<AppState>,
+    _me: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let id = conversation_id(&id)?;
+    let messages = MessageView::all(&state, id).await?;
+    Ok(TranscriptFragment { messages }.html())
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    state.conversations.claim(id, me.staff()).await?;
+    Ok(back_to(id))
+}
+
+async fn unassign(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    state.conversations.unassign(id, me.staff()).await?;
+    Ok(Redirect::to("/console").into_response())
+}
+
+#[derive(Deserialize)]
+struct TransferForm {
+    csrf: String,
+    to: String,
+}
+
+async fn transfer(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<TransferForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    state
+        .conversations
+        .transfer(id, me.staff(), &StaffId(form.to))
+        .await?;
+    Ok(Redirect::to("/console").into_response())
+}
+
+#[derive(Deserialize)]
+struct CloseForm {
+    csrf: String,
+    outcome: String,
+}
+
+/// How a handoff can end, as staff record it.
+pub const CLOSE_OUTCOMES: [(&str, &str); 5] = [
+    ("resolved", "Erledigt"),
+    ("referred", "An eine Fachstelle verwiesen"),
+    ("callback_done", "Zurückgerufen"),
+    ("no_response", "Keine Antwort mehr"),
+    ("spam", "Missbrauch / Spam"),
+];
+
+async fn close(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CloseForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    if !CLOSE_OUTCOMES.iter().any(|(k, _)| *k == form.outcome) {
+        return Err(ConsoleError::Invalid("Unbekanntes Ergebnis."));
+    }
+    state
+        .conversations
+        .close(id, me.staff(), &form.outcome)
+        .await?;
+    Ok(back_to(id))
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    state.conversations.reopen(id, me.staff()).await?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+struct TextForm {
+    csrf: String,
+    text: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    let text = text_field(&form.text)?;
+    state.conversations.staff_reply(id, me.staff(), &text).await?;
+    Ok(back_to(id))
+}
+
+async fn note(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    let text = text_field(&form.text)?;
+    state.conversations.note(id, me.staff(), &text).await?;
+    Ok(back_to(id))
+}
+
+/// "Staff is typing", sent by the console's script with the CSRF token in a header.
+async fn typing(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ConsoleError> {
+    let given = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    me.check_csrf(given)?;
+    let id = conversation_id(&id)?;
+    state
+        .conversations
+        .typing(id, crate::store::Author::Staff);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- canned replies (admins) ----
+
+async fn canned_page(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+) -> Result<Html<String>, ConsoleError> {
+    let replies = state.conversations.store().canned_replies().await?;
+    Ok(CannedPage {
+        me: me.staff(),
+        csrf: &me.session.csrf,
+        replies,
+    }
+    .html())
+}
+
+#[derive(Deserialize)]
+struct CannedForm {
+    csrf: String,
+    title: String,
+    body: String,
+}
+
+async fn save_canned(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    Form(form): Form<CannedForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 120 {
+        return Err(ConsoleError::Invalid(
+            "Der Titel fehlt oder ist länger als 120 Zeichen.",
+        ));
+    }
+    let reply = CannedReply {
+        id: uuid::Uuid::new_v4().to_string(),
+        title: title.to_string(),
+        body: text_field(&form.body)?,
+    };
+    state
+        .conversations
+        .store()
+        .put_canned_reply(&reply, now_ms())
+        .await?;
+    Ok(Redirect::to("/console/canned").into_response())
+}
+
+async fn delete_canned(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    state
+        .conversations
+        .store()
+        .delete_canned_reply(&id)
+        .await?;
+    Ok(Redirect::to("/console/canned").into_response())
+}
+
+// ---- static files ----
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("static/console.js"),
+    )
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("static/console.css"),
+    )
+}
+
+/// Renders a template; a template that cannot render is a bug, reported without details.
+trait Page: Template {
+    fn html(&self) -> Html<String> {
+        match self.render() {
+            Ok(s) => Html(s),
+            Err(e) => {
+                tracing::error!(error = %e, "console template failed");
+                Html("<!doctype html><title>Fehler</title><p>Ein interner Fehler ist aufgetreten.</p>".into())
+            }
+        }
+    }
+}
+
+impl<T: Template> Page for T {}
