@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::catalogue;
+use crate::channels::telegram::{self, Telegram, TelegramSettings};
 use crate::console::ConsoleSettings;
 use crate::conversations::{Conversations, now_ms};
 use crate::dialogue::{Confidence, Dialogue};
@@ -30,6 +32,8 @@ pub struct Settings {
     pub embedder: Option<Embedder>,
     /// Staff sessions and logins in the console.
     pub console: ConsoleSettings,
+    /// The Telegram bot's token (from `RATHAUS_TELEGRAM_TOKEN`), for `channels/telegram.toml`.
+    pub telegram_token: Option<SecretString>,
 }
 
 pub struct Application {
@@ -38,6 +42,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     retention: Option<Duration>,
     session_idle: Duration,
+    telegram: Option<Arc<Telegram>>,
 }
 
 impl Application {
@@ -63,7 +68,25 @@ impl Application {
         );
         let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
         let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
-        let router = http::router(http::state(conversations, settings.console));
+        let telegram = match settings.channels.as_deref().map(TelegramSettings::load) {
+            Some(Ok(Some(channel))) => {
+                let token = settings.telegram_token.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} enables Telegram, but {} is not set",
+                        telegram::SETTINGS_FILE,
+                        telegram::TOKEN_VARIABLE
+                    )
+                })?;
+                let token = telegram::BotToken::try_from(token.expose_secret().to_string())?;
+                Some(Telegram::new(channel, token, conversations.clone())?)
+            }
+            Some(Err(e)) => return Err(e.into()),
+            _ => None,
+        };
+        let mut router = http::router(http::state(conversations, settings.console));
+        if let Some(t) = &telegram {
+            router = router.merge(t.router());
+        }
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {
             listener,
@@ -71,6 +94,7 @@ impl Application {
             store,
             retention: settings.retention,
             session_idle: settings.console.policy.idle,
+            telegram,
         })
     }
 
@@ -87,13 +111,20 @@ impl Application {
             tokio::spawn(retention(self.store.clone(), keep));
         }
         tokio::spawn(expire_sessions(self.store.clone(), self.session_idle));
-        axum::serve(
+        if let Some(t) = &self.telegram {
+            tokio::spawn(t.clone().run());
+        }
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-            .with_graceful_shutdown(shutdown())
-            .await
+        .with_graceful_shutdown(shutdown())
+        .await;
+        if let Some(t) = &self.telegram {
+            t.stop().await;
+        }
+        served
     }
 }
 

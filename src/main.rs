@@ -218,6 +218,11 @@ async fn main() -> anyhow::Result<()> {
                 retention: (retention_days > 0)
                     .then(|| std::time::Duration::from_secs(retention_days * 86_400)),
                 console: ConsoleSettings { policy },
+                // Read here, never from a flag: a token on the command line shows in `ps`.
+                telegram_token: std::env::var(rathaus::channels::telegram::TOKEN_VARIABLE)
+                    .ok()
+                    .filter(|t| !t.trim().is_empty())
+                    .map(SecretString::from),
             };
             let app = Application::build(settings).await?;
             tracing::info!(address = %app.local_addr()?, "Rathaus is listening");

@@ -20,6 +20,10 @@ pub use staff::{
     reason_str,
 };
 
+mod telegram;
+
+pub use telegram::{PendingUpdate, ReceivedUpdate, TelegramStore, UpdateMark};
+
 use crate::dialogue::{Context, HandoffReason, Outcome};
 use crate::knowledge::{Change, Entry, Office};
 
@@ -294,7 +298,7 @@ pub struct Unanswered {
 }
 
 #[async_trait]
-pub trait Store: ConsoleStore + Send + Sync {
+pub trait Store: ConsoleStore + TelegramStore + Send + Sync {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;

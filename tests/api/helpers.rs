@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rathaus::app::{Application, Settings};
 use rathaus::console::auth;
@@ -24,9 +24,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with an embedding service for meaning-based search.
 pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("rathaus.db");
-    let settings = Settings {
+    spawn_configured(|s| s.embedder = embedder).await
+}
+
+/// The settings of a test server: port 0, the SQLite database `db`, the demo knowledge.
+pub fn test_settings(db: &Path) -> Settings {
+    Settings {
         listen: "127.0.0.1:0".into(),
         database: format!("sqlite://{}", db.display())
             .parse()
@@ -35,8 +38,17 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
         channels: None,
         console: Default::default(),
         retention: None,
-        embedder,
-    };
+        embedder: None,
+        telegram_token: None,
+    }
+}
+
+/// As [`spawn_app`], with settings changed by `configure` first.
+pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("rathaus.db");
+    let mut settings = test_settings(&db);
+    configure(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -9,3 +9,4 @@ mod helpers;
 mod import;
 mod semantic;
 mod store;
+mod telegram;

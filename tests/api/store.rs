@@ -166,6 +166,7 @@ async fn suite(store: Arc<dyn Store>) {
     assert!(store.delete_conversation(id).await.unwrap());
     assert!(!store.delete_conversation(id).await.unwrap());
     assert!(store.transcript(id).await.unwrap().is_empty());
+    crate::telegram::store_suite(store.as_ref()).await;
 }
 
 /// Staff, sessions, throttling, the handoff queue and canned replies.
