@@ -10,6 +10,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's SQLite database, for looking at what it kept.
     pub database: PathBuf,
+    pub conversations: rathaus::conversations::Conversations,
     _dir: tempfile::TempDir,
 }
 
@@ -39,11 +40,13 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
     };
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let conversations = app.conversations().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         database: db,
+        conversations,
         _dir: dir,
     }
 }
