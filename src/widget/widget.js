@@ -86,7 +86,7 @@
     "header button{background:#fff;color:var(--c);border-color:#fff;padding:.25rem .6rem}" +
     ".notice{margin:0;padding:.5rem .75rem;background:#eef3f8;font-size:.875rem;border-bottom:1px solid #c8c8c8}" +
     ".notice a{color:#00406f}" +
-    ".log{flex:1;overflow-y:auto;margin:0;padding:.75rem;list-style:none}" +
+    ".log{flex:1;overflow-y:auto;margin:0;padding:.75rem}.msgs{list-style:none;margin:0;padding:0}" +
     ".m{margin:.4rem 0;max-width:88%;padding:.45rem .65rem;border-radius:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}" +
     ".m .who{display:block;font-size:.8rem;font-weight:700;color:#3d3d3d}" +
     ".citizen{margin-left:auto;background:#e3ecf5}.bot{background:#f2f2f2}.staff{background:#fff;border:2px solid var(--c)}" +
@@ -108,7 +108,9 @@
   var person = el("button", { type: "button", class: "ghost", text: T.person });
   var notice = el("p", { class: "notice" }, [document.createTextNode(T.notice + " ")]);
   if (cfg.privacy) { notice.appendChild(el("a", { href: cfg.privacy, target: "_blank", rel: "noopener", text: T.privacy })); }
-  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" });
+  // The live region is a plain box around the list: a list keeps its list semantics.
+  var list = el("ol", { class: "msgs" });
+  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" }, [list]);
   var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
   var input = el("textarea", { id: "rw-input", rows: "1", placeholder: T.placeholder, maxlength: "4000" });
   var send = el("button", { type: "submit", text: T.send });
@@ -180,7 +182,7 @@
       });
       li.appendChild(box);
     }
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -274,7 +276,7 @@
     var li = el("li", { class: "m citizen", "data-pending": text }, [el("span", { class: "who", text: T.you }), document.createTextNode(text)]);
     var st = el("span", { class: "st", text: T.sending });
     li.appendChild(st);
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
     var body = { text: text, lang: cfg.lang };
     if (choice) { body.choice = choice; }

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{repo, spawn_app};
 
+/// Narrower than this, a browser session emulates a phone's screen.
+const PHONE_WIDTH: u32 = 600;
+
 /// A chromedriver of our own on a free port, stopped when dropped.
 struct Driver {
     child: Child,
@@ -55,16 +58,22 @@ impl Driver {
     }
 
     async fn browser(&self, width: u32, height: u32) -> Client {
+        // Already installed by another test of this process: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut options = json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--no-first-run", "--lang=de-DE", format!("--window-size={width},{height}")]
+        });
+        if width < PHONE_WIDTH {
+            // A desktop window has a minimum width; a phone's screen is emulated instead.
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update",
-                         "--no-first-run", "--lang=de-DE", format!("--window-size={width},{height}")]
-            }),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::rustls()
             .expect("tls")
             .capabilities(caps)
