@@ -40,6 +40,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<dyn Store>,
+    conversations: Conversations,
     retention: Option<Duration>,
     session_idle: Duration,
     telegram: Option<Arc<Telegram>>,
@@ -83,7 +84,7 @@ impl Application {
             Some(Err(e)) => return Err(e.into()),
             _ => None,
         };
-        let mut router = http::router(http::state(conversations, settings.console));
+        let mut router = http::router(http::state(conversations.clone(), settings.console));
         if let Some(t) = &telegram {
             router = router.merge(t.router());
         }
@@ -92,10 +93,16 @@ impl Application {
             listener,
             router,
             store,
+            conversations,
             retention: settings.retention,
             session_idle: settings.console.policy.idle,
             telegram,
         })
+    }
+
+    /// The conversations, for the channels that start beside the HTTP server.
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
     }
 
     pub fn port(&self) -> u16 {

@@ -1,4 +1,7 @@
-//! The channels through which citizens reach Rathaus besides the HTTP API: each turns its
-//! traffic into the core's messages and carries replies back. None holds dialogue logic.
+//! The channels that carry conversations beyond the widget: each turns its own traffic into
+//! [`crate::dialogue::Inbound`] messages for [`crate::conversations::Conversations`] and
+//! renders the replies in its own format. Staff replies from the console reach a channel's
+//! citizens through the [`outbox`], which keeps them until they are sent.
 
+pub mod outbox;
 pub mod telegram;

@@ -15,12 +15,13 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use rathaus::app::{Application, Settings};
+use rathaus::app::Settings;
 use rathaus::store::{Author, ConversationId, ConversationState, StaffRole, Store};
 use serde_json::{Value, json};
+use sqlx::Connection;
 use tokio::sync::Notify;
 
-use crate::helpers::{TestApp, spawn_configured, test_settings};
+use crate::helpers::{Server, TestApp, spawn_configured, test_settings};
 
 const TOKEN: &str = "123456:TEST-token_for-the-stand-in";
 const BOT_ID: i64 = 999_001;
@@ -51,8 +52,10 @@ struct Inner {
     /// the connection breaks before Telegram takes the request.
     hold_chat: Option<i64>,
     held: u32,
-    /// The next this many sendMessage calls get 429 Too Many Requests.
+    /// The next this many sendMessage calls get 429 Too Many Requests, with this
+    /// retry_after (default 1 second).
     too_many: u32,
+    retry_after: u64,
     rate_limited: u32,
     /// getUpdates calls in progress, and how often two overlapped (Telegram ends one of them
     /// with 409 Conflict when two programs poll the same bot).
@@ -177,6 +180,7 @@ async fn method(
         "getUpdates" => get_updates(s, params).await,
         "sendMessage" => {
             let to = params["chat_id"].as_i64().expect("chat_id");
+            let retry_after = s.inner.lock().unwrap().retry_after.max(1);
             let hold = s.change(|i| {
                 if i.too_many > 0 {
                     i.too_many -= 1;
@@ -196,8 +200,8 @@ async fn method(
                         axum::Json(json!({
                             "ok": false,
                             "error_code": 429,
-                            "description": "Too Many Requests: retry after 1",
-                            "parameters": { "retry_after": 1 }
+                            "description": format!("Too Many Requests: retry after {retry_after}"),
+                            "parameters": { "retry_after": retry_after }
                         })),
                     )
                         .into_response();
@@ -532,6 +536,45 @@ async fn settled(store: &dyn Store) {
     }
 }
 
+/// The outbox states of a staff reply that a test waits for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Delivery {
+    /// Refused for now, to be tried again.
+    Retrying,
+    Sent,
+}
+
+/// Waits until the staff reply of a conversation is in `want`; returns its attempts so far.
+async fn delivery(db: &Path, id: ConversationId, want: Delivery) -> i64 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    loop {
+        let (state, error, attempts): (Option<String>, Option<String>, i64) = sqlx::query_as(
+            "SELECT delivery_state, delivery_error, delivery_attempts FROM messages \
+             WHERE conversation_id = $1 AND author = 'staff'",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+        let now = match (state.as_deref(), &error) {
+            (Some("sent"), _) => Some(Delivery::Sent),
+            (None, Some(_)) => Some(Delivery::Retrying),
+            _ => None,
+        };
+        if now == Some(want) {
+            return attempts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "staff reply still {state:?} ({error:?}), not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn text(m: &Value) -> &str {
     m["text"].as_str().expect("a text")
 }
@@ -704,6 +747,51 @@ async fn polling_a_whole_dialogue_from_greeting_to_a_staff_reply() {
             .all(|m| m.channel == rathaus::store::Channel::Telegram)
     );
     assert_eq!(api.state.inner.lock().unwrap().wrong_token, 0);
+}
+
+#[tokio::test]
+async fn a_staff_reply_telegram_refuses_for_now_goes_out_once_after_a_restart() {
+    let mut bot = spawn_bot("").await;
+    let (api, store) = (&bot.api, bot.store.clone());
+    let chat_id = 6060;
+    api.say(chat_id, "/agent");
+    let handoff = api.nth_to(chat_id, 1).await;
+    assert!(text(&handoff).contains("Mitarbeiter"), "{handoff}");
+    let id = conversation_of(store.as_ref(), chat_id).await;
+    let password = bot
+        .app
+        .add_staff("bernd@musterstadt.example", "Bernd Roth", StaffRole::Agent)
+        .await;
+    let bernd = bot
+        .app
+        .staff_login("bernd@musterstadt.example", &password)
+        .await;
+    let page = format!("/console/conversations/{id}");
+    assert_eq!(
+        bernd.post(&format!("{page}/claim"), &[]).await.status(),
+        303
+    );
+
+    // Telegram refuses the reply for now (429, retry after 3 seconds); Rathaus goes down
+    // before it tries again.
+    api.state.change(|i| {
+        i.too_many = 1;
+        i.retry_after = 3;
+    });
+    let r = bernd
+        .post(&format!("{page}/reply"), &[("text", "Ihr Antrag ist da.")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let db = bot.app.database.clone();
+    assert_eq!(delivery(&db, id, Delivery::Retrying).await, 1);
+    assert_eq!(api.state.inner.lock().unwrap().rate_limited, 1);
+    bot.app.restart().await;
+
+    let delivered = api.nth_to(chat_id, 2).await;
+    assert_eq!(text(&delivered), "<b>Bernd Roth</b>\nIhr Antrag ist da.");
+    // Kept as sent after its second attempt: it is not sent again.
+    assert_eq!(delivery(&db, id, Delivery::Sent).await, 2);
+    assert_eq!(api.sent_to(chat_id).len(), 2);
 }
 
 #[tokio::test]
@@ -923,46 +1011,6 @@ async fn webhook_updates_are_taken_only_with_the_secret_token() {
 // ---------------------------------------------------------------------------------------
 // Restart and lease
 
-/// A Rathaus instance in a runtime of its own, so that it can be stopped the way a crash
-/// stops it: every task ends wherever it is waiting, nothing is cleaned up.
-struct Instance {
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Instance {
-    async fn start(settings: Settings) -> Instance {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (ready, started) = tokio::sync::oneshot::channel();
-        runtime.spawn(async move {
-            let app = Application::build(settings).await.expect("app builds");
-            let _ = ready.send(());
-            app.run_until_stopped().await
-        });
-        started.await.expect("instance started");
-        Instance {
-            runtime: Some(runtime),
-        }
-    }
-
-    fn crash(mut self) {
-        if let Some(r) = self.runtime.take() {
-            r.shutdown_background();
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(r) = self.runtime.take() {
-            r.shutdown_background();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
     let api = BotApi::start().await;
@@ -976,12 +1024,12 @@ async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
     };
 
     // Two instances on one database: the first polls, the second waits for the lease.
-    let first = Instance::start(settings()).await;
+    let (mut first, _, _) = Server::start(settings()).await;
     api.wait("the first instance to poll", |api| {
         (!api.calls("getUpdates").is_empty()).then_some(())
     })
     .await;
-    let second = Instance::start(settings()).await;
+    let (mut second, _, _) = Server::start(settings()).await;
 
     // One batch of three questions from two chats. The answer to bernd's first never gets
     // through before the first instance crashes, and his second waits behind it.
@@ -1005,7 +1053,7 @@ async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
     })
     .await;
     api.nth_to(anna, 1).await;
-    first.crash();
+    first.stop().await;
 
     // As if the crash came before Telegram heard the batch confirmed: it offers all three
     // again to whoever polls next.
@@ -1053,7 +1101,7 @@ async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
     assert_eq!(turns[3].0, Author::Bot);
     // Only ever one instance polled at a time.
     assert_eq!(api.state.inner.lock().unwrap().overlapping_polls, 0);
-    drop(second);
+    second.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ use teloxide::types::{
     ReplyParameters, Update,
 };
 
+use crate::channels::outbox::{Outbox, SendError, Sender};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
-use crate::events::Event;
 use crate::http::ErrorBody;
 use crate::language::Lang;
 use crate::store::{
@@ -322,11 +322,16 @@ impl Telegram {
     /// Runs the channel until the process ends: learns the bot's name, takes part in the
     /// lease, and, while holding it, polls (polling mode) and processes updates.
     pub async fn run(self: Arc<Self>) {
+        // Staff replies go out from every instance: the outbox leases each one.
+        Outbox::new(
+            self.conversations.clone(),
+            Arc::new(StaffReplies(self.clone())),
+        )
+        .spawn();
         let me = self.identify().await;
         tracing::info!(bot = %me.username, mode = ?self.settings.mode, "Telegram channel running");
         let _ = self.me.set(me);
         tokio::spawn(self.clone().keep_lease());
-        tokio::spawn(self.clone().deliver_staff_replies());
         match self.settings.mode {
             Mode::Polling => {
                 tokio::spawn(self.clone().poll());
@@ -891,31 +896,54 @@ impl Telegram {
         }
     }
 
-    /// Sends one message, following a group that became a supergroup; a message Telegram
-    /// refuses for good (the citizen blocked the bot, the chat is gone) is logged and dropped.
+    fn message_request(
+        &self,
+        chat: i64,
+        part: &Outgoing,
+        reply_to: Option<i32>,
+    ) -> teloxide::requests::JsonRequest<teloxide::payloads::SendMessage> {
+        let mut request = self
+            .bot
+            .send_message(ChatId(chat), part.html.clone())
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(LinkPreviewOptions {
+                is_disabled: true,
+                url: None,
+                prefer_small_media: false,
+                prefer_large_media: false,
+                show_above_text: false,
+            });
+        if let Some(k) = &part.keyboard {
+            request = request.reply_markup(k.clone());
+        }
+        if let Some(id) = reply_to {
+            request = request.reply_parameters(ReplyParameters {
+                allow_sending_without_reply: Some(true),
+                ..ReplyParameters::new(MessageId(id))
+            });
+        }
+        request
+    }
+
+    /// A group that became a supergroup: its conversation moves along.
+    async fn moved(&self, from: i64, to: i64) {
+        if let Err(e) = self
+            .conversations
+            .store()
+            .move_telegram_chat(from, to)
+            .await
+        {
+            tracing::warn!(error = %e, "moved Telegram group not recorded");
+        }
+    }
+
+    /// Sends one of the bot's messages, retrying as [`Telegram::call`] does and following a
+    /// group that became a supergroup; a message Telegram refuses for good (the citizen
+    /// blocked the bot, the chat is gone) is logged and dropped.
     async fn send(&self, chat: i64, part: &Outgoing, reply_to: Option<i32>) -> bool {
         let mut chat = chat;
         for _ in 0..2 {
-            let mut request = self
-                .bot
-                .send_message(ChatId(chat), part.html.clone())
-                .parse_mode(ParseMode::Html)
-                .link_preview_options(LinkPreviewOptions {
-                    is_disabled: true,
-                    url: None,
-                    prefer_small_media: false,
-                    prefer_large_media: false,
-                    show_above_text: false,
-                });
-            if let Some(k) = &part.keyboard {
-                request = request.reply_markup(k.clone());
-            }
-            if let Some(id) = reply_to {
-                request = request.reply_parameters(ReplyParameters {
-                    allow_sending_without_reply: Some(true),
-                    ..ReplyParameters::new(MessageId(id))
-                });
-            }
+            let request = self.message_request(chat, part, reply_to);
             match self.call("sendMessage", &request).await {
                 Ok(_) => {
                     metrics::counter!("rathaus_telegram_messages_sent_total").increment(1);
@@ -925,14 +953,7 @@ impl Telegram {
                     error: RequestError::MigrateToChatId(to),
                     ..
                 }) => {
-                    if let Err(e) = self
-                        .conversations
-                        .store()
-                        .move_telegram_chat(chat, to.0)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "moved Telegram group not recorded");
-                    }
+                    self.moved(chat, to.0).await;
                     chat = to.0;
                 }
                 Err(e) => {
@@ -984,53 +1005,72 @@ impl Telegram {
             tokio::time::sleep(wait).await;
         }
     }
+}
 
-    /// Carries staff replies from the console to the citizen's chat.
-    async fn deliver_staff_replies(self: Arc<Self>) {
-        let mut events = self.conversations.events().subscribe();
-        loop {
-            let event = match events.recv().await {
-                Ok(e) => e,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "staff replies missed by the Telegram channel");
-                    continue;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            if let Event::Message {
-                conversation,
-                channel: Channel::Telegram,
-                message,
-            } = event.as_ref()
-                && message.author == Author::Staff
-            {
-                self.deliver_staff_reply(*conversation, message).await;
-            }
-        }
+/// Staff replies from the console, handed over by the [`Outbox`], which keeps each until it
+/// is sent and retries when Telegram fails for now.
+struct StaffReplies(Arc<Telegram>);
+
+#[async_trait::async_trait]
+impl Sender for StaffReplies {
+    fn channel(&self) -> Channel {
+        Channel::Telegram
     }
 
-    /// Sends one staff message to its chat; false when it could not be delivered.
-    async fn deliver_staff_reply(
-        &self,
-        conversation: crate::store::ConversationId,
-        message: &Message,
-    ) -> bool {
-        let chat = match self.conversations.store().telegram_chat(conversation).await {
-            Ok(Some(chat)) => chat,
-            Ok(None) => {
-                tracing::warn!(%conversation, "staff reply for a conversation without a Telegram chat");
-                return false;
-            }
-            Err(e) => {
-                tracing::warn!(%conversation, error = %e, "staff reply not delivered");
-                return false;
-            }
-        };
-        let mut delivered = true;
+    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
+        let t = &self.0;
+        let mut chat = t
+            .conversations
+            .store()
+            .telegram_chat(conversation.id)
+            .await
+            .map_err(|e| SendError::Retry {
+                error: e.to_string(),
+                after: None,
+            })?
+            .ok_or_else(|| SendError::Permanent("the conversation has no Telegram chat".into()))?;
+        // A long reply goes in parts; a retry sends them all again (Telegram has no way to
+        // tell a repeat), which is why parts are as long as Telegram allows.
         for part in render::staff_message(message.author_name.as_deref(), &message.text) {
-            delivered &= self.send(chat, &part, None).await;
+            let mut moved = false;
+            loop {
+                match t.message_request(chat, &part, None).send_ref().await {
+                    Ok(_) => {
+                        metrics::counter!("rathaus_telegram_messages_sent_total").increment(1);
+                        break;
+                    }
+                    Err(RequestError::MigrateToChatId(to)) if !moved => {
+                        t.moved(chat, to.0).await;
+                        chat = to.0;
+                        moved = true;
+                    }
+                    Err(e) => return Err(send_error(e)),
+                }
+            }
         }
-        delivered
+        Ok(())
+    }
+}
+
+/// Whether trying again later can help: after a 429 as long as Telegram says, after a
+/// network error or an unclear answer at the outbox's pace, never after a refusal.
+fn send_error(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(s) => {
+            metrics::counter!("rathaus_telegram_rate_limited_total").increment(1);
+            SendError::Retry {
+                error: e.to_string(),
+                after: Some(s.duration()),
+            }
+        }
+        RequestError::Network(_)
+        | RequestError::Io(_)
+        | RequestError::InvalidJson { .. }
+        | RequestError::Api(BotApiError::Unknown(_)) => SendError::Retry {
+            error: e.to_string(),
+            after: None,
+        },
+        e => SendError::Permanent(e.to_string()),
     }
 }
 
