@@ -159,7 +159,14 @@ impl TelegramSettings {
         let public_url = file
             .public_url
             .as_deref()
-            .map(|s| url("public_url", s))
+            .map(|s| {
+                // The webhook's path goes below it, also when it has a path of its own.
+                let mut u = url("public_url", s)?;
+                if !u.path().ends_with('/') {
+                    u.set_path(&format!("{}/", u.path()));
+                }
+                Ok(u)
+            })
             .transpose()?;
         if file.mode == Mode::Webhook && public_url.is_none() {
             return Err(SettingsError::Invalid(
@@ -365,6 +372,10 @@ impl Telegram {
                         id: me.user.id.0,
                         username: me.user.username.clone().unwrap_or_default(),
                     };
+                }
+                Err(RequestError::Api(BotApiError::InvalidToken)) => {
+                    tracing::error!("Telegram refuses the bot token: check {TOKEN_VARIABLE}");
+                    tokio::time::sleep(MAX_BACKOFF).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "Telegram getMe failed");
@@ -1203,6 +1214,20 @@ mod tests {
         assert_eq!(s.mode, Mode::Polling);
         assert_eq!(s.api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(s.poll_timeout, Duration::from_secs(25));
+
+        let s = settings(
+            "enabled = true\nmode = \"webhook\"\npublic_url = \"https://stadt.example/rathaus\"\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.public_url
+                .unwrap()
+                .join("telegram/webhook/x")
+                .unwrap()
+                .as_str(),
+            "https://stadt.example/rathaus/telegram/webhook/x"
+        );
 
         let err = settings("enabled = true\nmode = \"webhook\"\n").unwrap_err();
         assert!(err.to_string().contains("public_url"), "{err}");
