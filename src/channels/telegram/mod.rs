@@ -489,7 +489,7 @@ impl Telegram {
                             metrics::counter!("rathaus_telegram_updates_received_total", "mode" => "polling")
                                 .increment(new);
                             // Kept: the next call confirms them to Telegram.
-                            offset = Some((last + 1) as i32);
+                            offset = Some(i32::try_from(last + 1).unwrap_or(i32::MAX));
                             self.wake.notify_one();
                         }
                         Err(e) => {
