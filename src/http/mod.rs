@@ -32,6 +32,8 @@ use crate::store::{Author, Channel, ConversationId, ConversationState, Message};
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Largest request body, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Larger bodies than this are not read at all before they are refused.
+const DRAIN_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -117,12 +119,38 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_oversized))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
         .with_state(state)
+}
+
+/// A body declared larger than the limit is refused before any handler sees it. Up to
+/// `DRAIN_BYTES` it is read and thrown away first: a server that answers and closes while
+/// the client is still sending makes the client see a reset connection instead of the error.
+async fn refuse_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match declared {
+        Some(n) if n > MAX_BODY_BYTES => {
+            if n <= DRAIN_BYTES {
+                let body = req.into_body();
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    axum::body::to_bytes(body, DRAIN_BYTES),
+                )
+                .await;
+            }
+            ApiError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Counts requests and their latency per route (the route pattern, never the raw path).
