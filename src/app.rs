@@ -37,6 +37,7 @@ pub struct Application {
     router: axum::Router,
     store: Arc<dyn Store>,
     conversations: Conversations,
+    email: Option<crate::channels::email::EmailChannel>,
     retention: Option<Duration>,
     session_idle: Duration,
 }
@@ -66,11 +67,18 @@ impl Application {
         let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
         let router = http::router(http::state(conversations.clone(), settings.console));
         let listener = TcpListener::bind(&settings.listen).await?;
+        let email = match settings.channels.as_deref() {
+            Some(dir) => crate::channels::email::EmailSettings::load(dir)?
+                .map(|s| crate::channels::email::EmailChannel::new(s, conversations.clone()))
+                .transpose()?,
+            None => None,
+        };
         Ok(Application {
             listener,
             router,
             store,
             conversations,
+            email,
             retention: settings.retention,
             session_idle: settings.console.policy.idle,
         })
@@ -94,6 +102,9 @@ impl Application {
             tokio::spawn(retention(self.store.clone(), keep));
         }
         tokio::spawn(expire_sessions(self.store.clone(), self.session_idle));
+        if let Some(email) = self.email {
+            email.spawn();
+        }
         axum::serve(
             self.listener,
             self.router
