@@ -25,6 +25,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with an embedding service for meaning-based search.
 pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> TestApp {
+    spawn_app_full(embedder, None).await
+}
+
+/// As [`spawn_app`], with the channels whose settings are in `channels`.
+pub async fn spawn_app_with_channels(channels: PathBuf) -> TestApp {
+    spawn_app_full(None, Some(channels)).await
+}
+
+async fn spawn_app_full(
+    embedder: Option<rathaus::semantic::Embedder>,
+    channels: Option<PathBuf>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("rathaus.db");
     let settings = Settings {
@@ -33,7 +45,7 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
             .parse()
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
-        channels: None,
+        channels,
         console: Default::default(),
         retention: None,
         embedder,

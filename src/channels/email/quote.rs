@@ -25,7 +25,7 @@ static HISTORY: LazyLock<Regex> = LazyLock::new(|| {
 /// "Am 30.11.2026 um 10:12 schrieb Max <max@example.org>:", "On Mon, … wrote:" — Thunderbird,
 /// Apple Mail and Gmail; Gmail may wrap it over two lines.
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)^\s*(?:am|on|le|el)\s.{0,200}\s(?:schrieb|wrote|a écrit|escribió)(?:\s+\S.{0,100})?\s*:\s*$")
+    Regex::new(r"(?is)^\s*(?:am|on|le|el)\s.{0,200}\s(?:schrieb|wrote|a écrit|escribió)(?:\s+\S.{0,200})?\s*:\s*$")
         .expect("valid pattern")
 });
 
@@ -44,6 +44,7 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:mit\s+)?(?:freundlichen|besten|herzlichen|lieben|vielen|schönen|sonnigen)\s+gr(?:ü|ue|u)(?:ß|ss)en.{0,30}",
         r"|(?:viele|beste|liebe|herzliche|schöne|freundliche)\s+gr(?:ü|ue|u)(?:ß|ss)e.{0,30}",
         r"|(?:mfg|vg|lg|gruß|grüße|gruss|gruesse)[,.!]?",
+        r"|(?:gr(?:ü|ue)(?:ß|ss)e|gru(?:ß|ss))\s+(?:aus|von)\s.{0,40}",
         r"|(?:best|kind|warm)\s+regards.{0,20}|regards,?|cheers,?|yours sincerely,?|sincerely,?",
         r"|(?:gesendet|sent)\s+(?:von|from|mit|with)\s+.{0,60}",
         r"|von meinem \S+ gesendet",
