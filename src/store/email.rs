@@ -115,7 +115,13 @@ pub struct PendingMail {
 pub trait EmailStore: Send + Sync {
     /// Takes or renews the lease on a mailbox until `until`; false while another holder's
     /// lease runs.
-    async fn acquire_mail_lease(&self, mailbox: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+    async fn acquire_mail_lease(
+        &self,
+        mailbox: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool>;
     async fn release_mail_lease(&self, mailbox: &str, holder: &str) -> Result<()>;
 
     /// The highest UID below which every mail of the mailbox has a row (0: none yet).
@@ -123,7 +129,12 @@ pub trait EmailStore: Send + Sync {
     async fn set_mail_cursor(&self, mailbox: &str, uidvalidity: u32, last_uid: u32) -> Result<()>;
 
     /// Records that a mail was seen (once); its row as it is now.
-    async fn begin_inbound(&self, key: MailKey<'_>, message_id: &str, now: i64) -> Result<InboundRecord>;
+    async fn begin_inbound(
+        &self,
+        key: MailKey<'_>,
+        message_id: &str,
+        now: i64,
+    ) -> Result<InboundRecord>;
     /// Whether another row with this Message-ID was already handled (the same mail twice).
     async fn inbound_handled_elsewhere(&self, key: MailKey<'_>, message_id: &str) -> Result<bool>;
     async fn set_inbound(
@@ -140,7 +151,11 @@ pub trait EmailStore: Send + Sync {
     async fn mail_thread(&self, conversation: ConversationId) -> Result<Option<MailThread>>;
     async fn put_mail_thread(&self, thread: &MailThread, now: i64) -> Result<()>;
     /// Links a Message-ID (the citizen's or ours) to a conversation; the first link stays.
-    async fn add_mail_message_id(&self, message_id: &str, conversation: ConversationId) -> Result<()>;
+    async fn add_mail_message_id(
+        &self,
+        message_id: &str,
+        conversation: ConversationId,
+    ) -> Result<()>;
 
     /// Stores a reply before it is sent, as an attempt now; false if it exists already.
     async fn put_outbound(&self, mail: &OutboundMail, now: i64) -> Result<bool>;

@@ -56,7 +56,10 @@ fn chown(path: &Path, user: &str) {
 async fn wait_for_port(port: u16, what: &str, log: &Path) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -131,7 +134,10 @@ impl MailServers {
     /// A channels folder whose `email.toml` points at these servers; `limits` is added to
     /// the `[limits]` table.
     pub fn channels_dir(&self, limits: &str) -> PathBuf {
-        let dir = self.dir.path().join(format!("channels-{}", uuid::Uuid::new_v4()));
+        let dir = self
+            .dir
+            .path()
+            .join(format!("channels-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let toml = format!(
             r#"enabled = true
@@ -168,7 +174,11 @@ security = "none"
             .unwrap();
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.unwrap();
-        let mut session = client.login(user, PASSWORD).await.map_err(|(e, _)| e).unwrap();
+        let mut session = client
+            .login(user, PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         session.select("INBOX").await.unwrap();
         session
     }
@@ -192,15 +202,16 @@ security = "none"
     /// Sends a mail through the SMTP server, as a citizen's mail program would.
     pub async fn send(&self, from: &str, to: &str, raw: &[u8]) {
         use lettre::AsyncTransport;
-        let smtp = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
-            .port(self.smtp_port)
-            .build();
-        let envelope = lettre::address::Envelope::new(
-            Some(from.parse().unwrap()),
-            vec![to.parse().unwrap()],
-        )
-        .unwrap();
-        smtp.send_raw(&envelope, raw).await.expect("SMTP accepts the mail");
+        let smtp =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+                .port(self.smtp_port)
+                .build();
+        let envelope =
+            lettre::address::Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()])
+                .unwrap();
+        smtp.send_raw(&envelope, raw)
+            .await
+            .expect("SMTP accepts the mail");
     }
 
     /// Every mail in a mailbox's INBOX, oldest first.

@@ -22,7 +22,11 @@ pub enum Stream {
 pub type Session = async_imap::Session<Stream>;
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -31,7 +35,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -96,10 +104,9 @@ pub async fn connect(settings: &ImapSettings) -> Result<(Session, bool), ImapErr
         Stream::Plain(tcp)
     };
     let mut client = async_imap::Client::new(stream);
-    client
-        .read_response()
-        .await?
-        .ok_or_else(|| ImapError::Login("the server closed the connection before greeting".into()))?;
+    client.read_response().await?.ok_or_else(|| {
+        ImapError::Login("the server closed the connection before greeting".into())
+    })?;
     let mut session = client
         .login(&settings.user, settings.password.expose_secret())
         .await

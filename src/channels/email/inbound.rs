@@ -36,13 +36,21 @@ impl TryFrom<&str> for EmailAddress {
     type Error = String;
 
     fn try_from(s: &str) -> Result<Self, Self::Error> {
-        let s = s.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+        let s = s
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_lowercase();
         let valid = s.len() <= 254
             && s.matches('@').count() == 1
             && !s.starts_with('@')
             && !s.ends_with('@')
-            && s.rsplit('@').next().is_some_and(|d| d.contains('.') || d == "localhost")
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',');
+            && s.rsplit('@')
+                .next()
+                .is_some_and(|d| d.contains('.') || d == "localhost")
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ',');
         if valid {
             Ok(EmailAddress(s))
         } else {
@@ -205,12 +213,19 @@ pub fn parse(
 fn first_address(address: &Address<'_>) -> Option<(String, Option<String>)> {
     let addr = address.first()?;
     let email = addr.address()?.to_string();
-    let name = addr.name().map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    let name = addr
+        .name()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     Some((email, name))
 }
 
 fn clean_id(s: &str) -> String {
-    s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
@@ -243,7 +258,9 @@ fn is_report_part(part: &mail_parser::MessagePart<'_>) -> bool {
     part.content_type().is_some_and(|ct| {
         let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
         ct.ctype().eq_ignore_ascii_case("message")
-            && (sub == "delivery-status" || sub == "rfc822-headers" || sub == "disposition-notification")
+            && (sub == "delivery-status"
+                || sub == "rfc822-headers"
+                || sub == "disposition-notification")
     })
 }
 
@@ -253,7 +270,9 @@ static NO_REPLY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn header_text(message: &mail_parser::Message<'_>, name: &str) -> Option<String> {
-    message.header_raw(name).map(|v| v.trim().to_ascii_lowercase())
+    message
+        .header_raw(name)
+        .map(|v| v.trim().to_ascii_lowercase())
 }
 
 /// Whether a mail is from a robot or a list, or is our own; `None` for a person's mail.
@@ -283,20 +302,29 @@ fn robot(
     let return_path = message.header_raw("Return-Path").map(str::trim);
     let sender_local = mail.from.as_ref().map(|a| a.local_part().to_string());
     if content_type == "multipart/report"
-        && report_type.as_deref().is_some_and(|t| t == "delivery-status" || t == "disposition-notification")
-        || sender_local.as_deref().is_some_and(|l| l == "mailer-daemon" || l == "mail-daemon")
+        && report_type
+            .as_deref()
+            .is_some_and(|t| t == "delivery-status" || t == "disposition-notification")
+        || sender_local
+            .as_deref()
+            .is_some_and(|l| l == "mailer-daemon" || l == "mail-daemon")
     {
         return Some(Robot::Bounce);
     }
     if header_text(message, "Auto-Submitted").is_some_and(|v| !v.starts_with("no"))
         || message.header_raw("X-Autoreply").is_some()
         || message.header_raw("X-Autorespond").is_some()
-        || header_text(message, "X-Auto-Response-Suppress").is_some_and(|v| v.contains("all") || v.contains("oof"))
-            && message.header_raw("X-MS-Exchange-Inbox-Rules-Loop").is_some()
+        || header_text(message, "X-Auto-Response-Suppress")
+            .is_some_and(|v| v.contains("all") || v.contains("oof"))
+            && message
+                .header_raw("X-MS-Exchange-Inbox-Rules-Loop")
+                .is_some()
     {
         return Some(Robot::AutoSubmitted);
     }
-    if header_text(message, "Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk")) {
+    if header_text(message, "Precedence")
+        .is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk"))
+    {
         return Some(Robot::Bulk);
     }
     if message.header_raw("List-Id").is_some() || message.header_raw("List-Unsubscribe").is_some() {
@@ -305,7 +333,10 @@ fn robot(
     if return_path == Some("<>") {
         return Some(Robot::Bounce);
     }
-    if sender_local.as_deref().is_some_and(|l| NO_REPLY.is_match(l)) {
+    if sender_local
+        .as_deref()
+        .is_some_and(|l| NO_REPLY.is_match(l))
+    {
         return Some(Robot::NoReplySender);
     }
     None

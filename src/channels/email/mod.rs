@@ -32,8 +32,8 @@ use crate::channels::outbox::{self, SendError};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::Inbound;
 use crate::store::{
-    Author, Channel, Conversation, InboundState, MailKey, MailThread, Message,
-    NewMessage, OutboundKind, OutboundMail, StoreError,
+    Author, Channel, Conversation, InboundState, MailKey, MailThread, Message, NewMessage,
+    OutboundKind, OutboundMail, StoreError,
 };
 
 pub use inbound::EmailAddress;
@@ -67,7 +67,8 @@ impl From<async_imap::error::Error> for EmailError {
 /// What the transcript says when a mail came with files.
 const ATTACHMENTS_LINE: &str = "Anhänge der E-Mail (vom Assistenten nicht gelesen)";
 const EMPTY_MAIL_REPLY: &str = "Guten Tag,\n\nIhre E-Mail an uns war leider leer. Bitte schreiben Sie uns Ihre Frage in einer neuen Nachricht; wir antworten gern.";
-const RATE_LIMITED_LINE: &str = "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
+const RATE_LIMITED_LINE: &str =
+    "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
 const BOUNCED_LINE: &str = "Eine E-Mail an den Bürger konnte nicht zugestellt werden (Unzustellbarkeitsnachricht erhalten).";
 
 /// The e-mail channel, ready to run.
@@ -104,14 +105,19 @@ enum Handled {
 }
 
 impl EmailChannel {
-    pub fn new(settings: EmailSettings, conversations: Conversations) -> Result<EmailChannel, EmailError> {
+    pub fn new(
+        settings: EmailSettings,
+        conversations: Conversations,
+    ) -> Result<EmailChannel, EmailError> {
         let smtp = &settings.smtp;
         let builder = match smtp.security {
             settings::SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
             settings::SmtpSecurity::Starttls => {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
             }
-            settings::SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+            settings::SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            }
         };
         let mut builder = builder
             .port(smtp.port)
@@ -159,7 +165,7 @@ impl EmailChannel {
                     Ok(()) => pause = Duration::from_secs(1),
                     Err(e) => {
                         metrics::counter!("rathaus_email_errors_total").increment(1);
-                        tracing::warn!(error = %e, retry_in_s = pause.as_secs(), "e-mail channel interrupted");
+                        tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(Duration::from_secs(60));
                     }
@@ -189,8 +195,13 @@ impl Inner {
     async fn work(&self) -> Result<(), EmailError> {
         let (mut session, has_idle) = imap::connect(&self.settings.imap).await?;
         let selected = session.select(&self.settings.imap.mailbox).await?;
-        let uidvalidity = selected.uid_validity.ok_or(imap::ImapError::NoUidValidity)?;
-        tracing::info!(idle = has_idle && self.settings.imap.idle, "e-mail channel reading the mailbox");
+        let uidvalidity = selected
+            .uid_validity
+            .ok_or(imap::ImapError::NoUidValidity)?;
+        tracing::info!(
+            idle = has_idle && self.settings.imap.idle,
+            "e-mail channel reading the mailbox"
+        );
         loop {
             if !self.lease().await? {
                 tracing::info!("mailbox lease lost to another instance");
@@ -203,8 +214,11 @@ impl Inner {
                 }
             }
             self.resend_unconfirmed().await?;
-            // Renew the lease well before it runs out, even when nothing arrives.
-            let wait = (self.settings.lease / 3).min(self.settings.imap.poll);
+            // Renew the lease well before it runs out, and look at unconfirmed replies again,
+            // even when nothing arrives.
+            let wait = (self.settings.lease / 3)
+                .min(self.settings.imap.poll)
+                .min(self.settings.resend_after.max(Duration::from_secs(1)));
             if has_idle && self.settings.imap.idle {
                 let mut idle = session.idle();
                 idle.init().await?;
@@ -219,7 +233,11 @@ impl Inner {
     }
 
     /// Fetches and handles the next batch of mails; how many there were.
-    async fn batch(&self, session: &mut imap::Session, uidvalidity: u32) -> Result<usize, EmailError> {
+    async fn batch(
+        &self,
+        session: &mut imap::Session,
+        uidvalidity: u32,
+    ) -> Result<usize, EmailError> {
         let store = self.conversations.store();
         let last = store.mail_cursor(&self.mailbox, uidvalidity).await?;
         let mut uids: Vec<u32> = session
@@ -237,7 +255,11 @@ impl Inner {
 
         let mut sizes: HashMap<u32, u32> = HashMap::new();
         {
-            let fetches: Vec<_> = session.uid_fetch(&set, "(UID RFC822.SIZE)").await?.try_collect().await?;
+            let fetches: Vec<_> = session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await?;
             for f in fetches {
                 if let (Some(uid), Some(size)) = (f.uid, f.size) {
                     sizes.insert(uid, size);
@@ -252,11 +274,14 @@ impl Inner {
         let mut fetched: BTreeMap<u32, Fetched> = large
             .iter()
             .map(|&uid| {
-                (uid, Fetched {
+                (
                     uid,
-                    raw: None,
-                    size: sizes.get(&uid).copied().unwrap_or(0),
-                })
+                    Fetched {
+                        uid,
+                        raw: None,
+                        size: sizes.get(&uid).copied().unwrap_or(0),
+                    },
+                )
             })
             .collect();
         if !small.is_empty() {
@@ -267,11 +292,14 @@ impl Inner {
                 .await?;
             for f in fetches {
                 if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                    fetched.insert(uid, Fetched {
+                    fetched.insert(
                         uid,
-                        raw: Some(body.to_vec()),
-                        size: sizes.get(&uid).copied().unwrap_or(body.len() as u32),
-                    });
+                        Fetched {
+                            uid,
+                            raw: Some(body.to_vec()),
+                            size: sizes.get(&uid).copied().unwrap_or(body.len() as u32),
+                        },
+                    );
                 }
             }
         }
@@ -289,20 +317,21 @@ impl Inner {
                 .unwrap_or_else(|| format!("uid:{}", f.uid));
             by_sender.entry(key).or_default().push((f, mail));
         }
-        let results: Vec<(u32, Result<Handled, EmailError>)> = futures::stream::iter(by_sender.into_values())
-            .map(|mails| async move {
-                let mut out = Vec::with_capacity(mails.len());
-                for (f, mail) in mails {
-                    let uid = f.uid;
-                    let r = self.handle(uidvalidity, f, mail).await;
-                    out.push((uid, r));
-                }
-                out
-            })
-            .buffer_unordered(self.settings.concurrency)
-            .flat_map(futures::stream::iter)
-            .collect()
-            .await;
+        let results: Vec<(u32, Result<Handled, EmailError>)> =
+            futures::stream::iter(by_sender.into_values())
+                .map(|mails| async move {
+                    let mut out = Vec::with_capacity(mails.len());
+                    for (f, mail) in mails {
+                        let uid = f.uid;
+                        let r = self.handle(uidvalidity, f, mail).await;
+                        out.push((uid, r));
+                    }
+                    out
+                })
+                .buffer_unordered(self.settings.concurrency)
+                .flat_map(futures::stream::iter)
+                .collect()
+                .await;
 
         let mut done = Vec::new();
         let mut failed = Vec::new();
@@ -312,16 +341,24 @@ impl Inner {
                 Ok(Handled::Final) => done.push(uid),
                 Ok(Handled::Failed) => failed.push(uid),
                 Err(e) => {
-                    tracing::warn!(uid, error = %e, "mail not handled yet; tried again later");
+                    tracing::warn!(uid, error = %crate::pii::mask(&e.to_string()), "mail not handled yet; tried again later");
                     unfinished = Some(unfinished.map_or(uid, |u| u.min(uid)));
                 }
             }
         }
         if !done.is_empty() {
-            session.uid_store(uid_set(&done), "+FLAGS (\\Seen)").await?.try_collect::<Vec<_>>().await?;
+            session
+                .uid_store(uid_set(&done), "+FLAGS (\\Seen)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
         }
         if !failed.is_empty() {
-            session.uid_store(uid_set(&failed), "+FLAGS (\\Flagged)").await?.try_collect::<Vec<_>>().await?;
+            session
+                .uid_store(uid_set(&failed), "+FLAGS (\\Flagged)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
         }
         // The cursor moves past every mail that is finished, up to the first that is not.
         let highest = *uids.last().expect("not empty");
@@ -330,16 +367,25 @@ impl Inner {
             None => highest,
         };
         if cursor > last {
-            store.set_mail_cursor(&self.mailbox, uidvalidity, cursor).await?;
+            store
+                .set_mail_cursor(&self.mailbox, uidvalidity, cursor)
+                .await?;
         }
         if let Some(u) = unfinished {
-            return Err(EmailError::Envelope(format!("mail UID {u} could not be finished")));
+            return Err(EmailError::Envelope(format!(
+                "mail UID {u} could not be finished"
+            )));
         }
         Ok(uids.len())
     }
 
     /// Handles one mail; an error leaves it to be tried again.
-    async fn handle(&self, uidvalidity: u32, f: Fetched, mail: Option<InboundMail>) -> Result<Handled, EmailError> {
+    async fn handle(
+        &self,
+        uidvalidity: u32,
+        f: Fetched,
+        mail: Option<InboundMail>,
+    ) -> Result<Handled, EmailError> {
         let store = self.conversations.store();
         let key = MailKey {
             mailbox: &self.mailbox,
@@ -358,7 +404,9 @@ impl Inner {
         let fail = |detail: String| async move {
             metrics::counter!("rathaus_email_failed_total").increment(1);
             tracing::warn!(uid = f.uid, reason = %detail, "mail not processed: flagged in the mailbox");
-            store.set_inbound(key, InboundState::Failed, Some(&detail), None, now_ms()).await?;
+            store
+                .set_inbound(key, InboundState::Failed, Some(&detail), None, now_ms())
+                .await?;
             Ok::<_, EmailError>(Handled::Failed)
         };
         if f.raw.is_none() {
@@ -373,12 +421,29 @@ impl Inner {
         };
         if let Some(robot) = mail.robot {
             self.robot_mail(&mail, robot).await?;
-            metrics::counter!("rathaus_email_ignored_total", "reason" => robot.as_str()).increment(1);
-            store.set_inbound(key, InboundState::Ignored, Some(robot.as_str()), None, now_ms()).await?;
+            metrics::counter!("rathaus_email_ignored_total", "reason" => robot.as_str())
+                .increment(1);
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Ignored,
+                    Some(robot.as_str()),
+                    None,
+                    now_ms(),
+                )
+                .await?;
             return Ok(Handled::Final);
         }
         if store.inbound_handled_elsewhere(key, &message_id).await? {
-            store.set_inbound(key, InboundState::Ignored, Some("duplicate"), None, now_ms()).await?;
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Ignored,
+                    Some("duplicate"),
+                    None,
+                    now_ms(),
+                )
+                .await?;
             return Ok(Handled::Final);
         }
         let Some(from) = mail.from.clone() else {
@@ -394,22 +459,35 @@ impl Inner {
         };
         if first_time {
             store
-                .set_inbound(key, InboundState::Received, None, Some(conversation.id), now_ms())
+                .set_inbound(
+                    key,
+                    InboundState::Received,
+                    None,
+                    Some(conversation.id),
+                    now_ms(),
+                )
                 .await?;
             if !mail.attachments.is_empty() {
                 let list: Vec<String> = mail.attachments.iter().map(|a| a.describe()).collect();
                 let line = format!("{ATTACHMENTS_LINE}: {}", list.join("; "));
                 let recorded = store
-                    .append(conversation.id, &[NewMessage::system(Channel::Email, line)], now_ms())
+                    .append(
+                        conversation.id,
+                        &[NewMessage::system(Channel::Email, line)],
+                        now_ms(),
+                    )
                     .await?;
-                self.conversations.announce(&conversation, recorded, conversation.state);
+                self.conversations
+                    .announce(&conversation, recorded, conversation.state);
             }
         }
 
         let reply_id = self.sender.reply_id(&message_id);
         if store.outbound_state(&reply_id).await?.is_some() {
             // Answered before a restart; an unconfirmed send is retried on its own.
-            store.set_inbound(key, InboundState::Done, None, None, now_ms()).await?;
+            store
+                .set_inbound(key, InboundState::Done, None, None, now_ms())
+                .await?;
             return Ok(Handled::Final);
         }
 
@@ -429,8 +507,17 @@ impl Inner {
                     now_ms(),
                 )
                 .await?;
-            self.conversations.announce(&conversation, recorded, conversation.state);
-            store.set_inbound(key, InboundState::Done, Some("rate limited"), None, now_ms()).await?;
+            self.conversations
+                .announce(&conversation, recorded, conversation.state);
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Done,
+                    Some("rate limited"),
+                    None,
+                    now_ms(),
+                )
+                .await?;
             return Ok(Handled::Final);
         }
 
@@ -453,7 +540,8 @@ impl Inner {
                     now_ms(),
                 )
                 .await?;
-            self.conversations.announce(&conversation, recorded, conversation.state);
+            self.conversations
+                .announce(&conversation, recorded, conversation.state);
             EMPTY_MAIL_REPLY.to_string()
         } else {
             let reply = self
@@ -462,22 +550,27 @@ impl Inner {
                 .await?;
             if reply.silent {
                 // A person has the conversation: they read the mail in the console.
-                store.set_inbound(key, InboundState::Done, Some("with staff"), None, now_ms()).await?;
+                store
+                    .set_inbound(key, InboundState::Done, Some("with staff"), None, now_ms())
+                    .await?;
                 return Ok(Handled::Final);
             }
             outbound::bot_text(&reply)
         };
 
-        let raw = outbound::render(&self.sender, &Draft {
-            to: &from,
-            to_name: mail.from_name.as_deref(),
-            subject: &thread.subject,
-            message_id: &reply_id,
-            in_reply_to: &message_id,
-            references: &mail.references,
-            text,
-            automatic: true,
-        })?;
+        let raw = outbound::render(
+            &self.sender,
+            &Draft {
+                to: &from,
+                to_name: mail.from_name.as_deref(),
+                subject: &thread.subject,
+                message_id: &reply_id,
+                in_reply_to: &message_id,
+                references: &mail.references,
+                text,
+                automatic: true,
+            },
+        )?;
         let out = OutboundMail {
             message_id: reply_id.clone(),
             conversation: Some(conversation.id),
@@ -486,11 +579,15 @@ impl Inner {
             raw,
         };
         store.put_outbound(&out, now_ms()).await?;
-        store.add_mail_message_id(&reply_id, conversation.id).await?;
-        store.set_inbound(key, InboundState::Done, None, None, now_ms()).await?;
+        store
+            .add_mail_message_id(&reply_id, conversation.id)
+            .await?;
+        store
+            .set_inbound(key, InboundState::Done, None, None, now_ms())
+            .await?;
         if let Err(e) = self.send(&out.message_id, &out.recipient, &out.raw).await {
             // Stored: it goes out with the next retry.
-            tracing::warn!(recipient = %from.masked(), error = %e, "reply not sent yet");
+            tracing::warn!(recipient = %from.masked(), error = %crate::pii::mask(&e.to_string()), "reply not sent yet");
         }
         Ok(Handled::Final)
     }
@@ -509,7 +606,9 @@ impl Inner {
         references.push(message_id.to_string());
         let known = store.mail_thread_of(&mail.referenced()).await?;
         let existing = match known {
-            Some(t) if t.address == from.as_str() => store.conversation(t.conversation).await?.map(|c| (c, t)),
+            Some(t) if t.address == from.as_str() => {
+                store.conversation(t.conversation).await?.map(|c| (c, t))
+            }
             Some(_) => {
                 // Someone replying to another citizen's thread: their own conversation.
                 tracing::info!(sender = %from.masked(), "mail refers to another sender's conversation: starting a new one");
@@ -523,7 +622,9 @@ impl Inner {
                 thread.last_message_id = message_id.to_string();
                 thread.references = references;
                 store.put_mail_thread(&thread, now_ms()).await?;
-                store.add_mail_message_id(message_id, conversation.id).await?;
+                store
+                    .add_mail_message_id(message_id, conversation.id)
+                    .await?;
                 return Ok((conversation, thread, true));
             }
             None => {
@@ -538,7 +639,9 @@ impl Inner {
             }
         };
         store.put_mail_thread(&thread, now_ms()).await?;
-        store.add_mail_message_id(message_id, thread.conversation).await?;
+        store
+            .add_mail_message_id(message_id, thread.conversation)
+            .await?;
         let conversation = store
             .conversation(thread.conversation)
             .await?
@@ -569,7 +672,11 @@ impl Inner {
                     && let Some(c) = store.conversation(thread.conversation).await?
                 {
                     let recorded = store
-                        .append(c.id, &[NewMessage::system(Channel::Email, BOUNCED_LINE)], now_ms())
+                        .append(
+                            c.id,
+                            &[NewMessage::system(Channel::Email, BOUNCED_LINE)],
+                            now_ms(),
+                        )
                         .await?;
                     self.conversations.announce(&c, recorded, c.state);
                 }
@@ -595,7 +702,10 @@ impl Inner {
             .map_err(|e| EmailError::Envelope(e.to_string()))?;
         self.smtp.send_raw(&envelope, raw).await?;
         metrics::counter!("rathaus_email_sent_total").increment(1);
-        self.conversations.store().mark_outbound_sent(message_id, now_ms()).await?;
+        self.conversations
+            .store()
+            .mark_outbound_sent(message_id, now_ms())
+            .await?;
         Ok(())
     }
 
@@ -606,9 +716,15 @@ impl Inner {
         let before = now_ms() - self.settings.resend_after.as_millis() as i64;
         for mail in store.pending_outbound(before, 100).await? {
             store.outbound_attempt(&mail.message_id, now_ms()).await?;
-            tracing::info!(attempts = mail.attempts + 1, "sending an unconfirmed reply again");
-            if let Err(e) = self.send(&mail.message_id, &mail.recipient, &mail.raw).await {
-                tracing::warn!(error = %e, "unconfirmed reply not sent yet");
+            tracing::info!(
+                attempts = mail.attempts + 1,
+                "sending an unconfirmed reply again"
+            );
+            if let Err(e) = self
+                .send(&mail.message_id, &mail.recipient, &mail.raw)
+                .await
+            {
+                tracing::warn!(error = %crate::pii::mask(&e.to_string()), "unconfirmed reply not sent yet");
             }
         }
         Ok(())
@@ -637,7 +753,11 @@ fn uid_set(uids: &[u32]) -> String {
             i += 1;
             end = sorted[i];
         }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
         i += 1;
     }
     parts.join(",")
@@ -655,12 +775,26 @@ impl outbox::Sender for EmailChannel {
     async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
         let inner = &self.inner;
         let store = inner.conversations.store();
-        let retry = |e: String| SendError::Retry { error: e, after: None };
-        let Some(thread) = store.mail_thread(conversation.id).await.map_err(|e| retry(e.to_string()))? else {
-            return Err(SendError::Permanent("the conversation has no e-mail thread".into()));
+        let retry = |e: String| SendError::Retry {
+            error: e,
+            after: None,
+        };
+        let Some(thread) = store
+            .mail_thread(conversation.id)
+            .await
+            .map_err(|e| retry(e.to_string()))?
+        else {
+            return Err(SendError::Permanent(
+                "the conversation has no e-mail thread".into(),
+            ));
         };
         let id = inner.sender.staff_reply_id(conversation.id, message.seq);
-        match store.outbound_state(&id).await.map_err(|e| retry(e.to_string()))?.as_deref() {
+        match store
+            .outbound_state(&id)
+            .await
+            .map_err(|e| retry(e.to_string()))?
+            .as_deref()
+        {
             Some("sent") => return Ok(()),
             Some(_) => {
                 // Stored by an attempt that was cut off: the mailbox worker confirms or
@@ -674,16 +808,19 @@ impl outbox::Sender for EmailChannel {
         if let Some(name) = &message.author_name {
             text.push_str(&format!("\n\n{name}"));
         }
-        let raw = outbound::render(&inner.sender, &Draft {
-            to: &to,
-            to_name: None,
-            subject: &thread.subject,
-            message_id: &id,
-            in_reply_to: &thread.last_message_id,
-            references: &thread.references,
-            text,
-            automatic: false,
-        })
+        let raw = outbound::render(
+            &inner.sender,
+            &Draft {
+                to: &to,
+                to_name: None,
+                subject: &thread.subject,
+                message_id: &id,
+                in_reply_to: &thread.last_message_id,
+                references: &thread.references,
+                text,
+                automatic: false,
+            },
+        )
         .map_err(|e| SendError::Permanent(e.to_string()))?;
         let out = OutboundMail {
             message_id: id.clone(),
@@ -692,18 +829,23 @@ impl outbox::Sender for EmailChannel {
             recipient: to.as_str().to_string(),
             raw,
         };
-        store.put_outbound(&out, now_ms()).await.map_err(|e| retry(e.to_string()))?;
+        store
+            .put_outbound(&out, now_ms())
+            .await
+            .map_err(|e| retry(e.to_string()))?;
         store
             .add_mail_message_id(&id, conversation.id)
             .await
             .map_err(|e| retry(e.to_string()))?;
         match inner.send(&id, &out.recipient, &out.raw).await {
             Ok(()) => Ok(()),
-            Err(EmailError::Smtp(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+            Err(EmailError::Smtp(e)) if e.is_permanent() => {
+                Err(SendError::Permanent(e.to_string()))
+            }
             // Stored and unconfirmed: the mailbox worker sends it again if its copy never
             // arrives.
             Err(e) => {
-                tracing::warn!(error = %e, "staff reply stored, sending it again later");
+                tracing::warn!(error = %crate::pii::mask(&e.to_string()), "staff reply stored, sending it again later");
                 Ok(())
             }
         }

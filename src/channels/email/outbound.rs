@@ -70,7 +70,8 @@ pub enum ComposeError {
 }
 
 static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:(?:re|aw|antw|wg|fw|fwd|sv|vs)(?:\[\d+\])?\s*:\s*)+").expect("valid pattern")
+    Regex::new(r"(?i)^\s*(?:(?:re|aw|antw|wg|fw|fwd|sv|vs)(?:\[\d+\])?\s*:\s*)+")
+        .expect("valid pattern")
 });
 
 /// The subject without "Re:", "AW:", "WG:" and the like, however many.
@@ -130,7 +131,10 @@ fn html(text: &str, signature: &str) -> String {
     }
     if !signature.trim().is_empty() {
         let lines: Vec<String> = signature.trim().lines().map(linkify).collect();
-        out.push_str(&format!("<p style=\"color:#555\">-- <br>{}</p>", lines.join("<br>")));
+        out.push_str(&format!(
+            "<p style=\"color:#555\">-- <br>{}</p>",
+            lines.join("<br>")
+        ));
     }
     out.push_str("</body></html>");
     out
@@ -224,7 +228,10 @@ mod tests {
 
     #[test]
     fn reply_prefixes_do_not_stack() {
-        assert_eq!(reply_subject("AW: Re: WG: Personalausweis"), "Re: Personalausweis");
+        assert_eq!(
+            reply_subject("AW: Re: WG: Personalausweis"),
+            "Re: Personalausweis"
+        );
         assert_eq!(reply_subject("  "), "Re: Ihre Anfrage");
         assert_eq!(reply_subject("Reisepass"), "Re: Reisepass");
     }

@@ -33,7 +33,8 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 static OUTLOOK_FROM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^\s*\*?(?:von|from)\s*:\*?\s+\S").expect("valid pattern"));
 static OUTLOOK_NEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(?:gesendet|sent|datum|date|an|to|betreff|subject)\s*:\*?\s").expect("valid pattern")
+    Regex::new(r"(?i)^\s*\*?(?:gesendet|sent|datum|date|an|to|betreff|subject)\s*:\*?\s")
+        .expect("valid pattern")
 });
 
 /// Where the signature or the closing begins.
@@ -71,8 +72,14 @@ pub fn question(body: &str) -> String {
             .map(|next| format!("{} {}", line.trim_end(), next.trim()));
         if HISTORY.is_match(line)
             || ATTRIBUTION.is_match(line)
-            || two.as_deref().is_some_and(|t| ATTRIBUTION.is_match(t) && line.trim_start().len() > 2 && starts_attribution(line))
-            || (OUTLOOK_FROM.is_match(line) && lines[i + 1..].iter().take(4).any(|l| OUTLOOK_NEXT.is_match(l)))
+            || two.as_deref().is_some_and(|t| {
+                ATTRIBUTION.is_match(t) && line.trim_start().len() > 2 && starts_attribution(line)
+            })
+            || (OUTLOOK_FROM.is_match(line)
+                && lines[i + 1..]
+                    .iter()
+                    .take(4)
+                    .any(|l| OUTLOOK_NEXT.is_match(l)))
         {
             break;
         }
@@ -96,7 +103,9 @@ pub fn question(body: &str) -> String {
 
 fn starts_attribution(line: &str) -> bool {
     let lower = line.trim_start().to_lowercase();
-    ["am ", "on ", "le ", "el "].iter().any(|p| lower.starts_with(p))
+    ["am ", "on ", "le ", "el "]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// Trailing spaces gone, at most one blank line in a row, no blank lines at the ends.
