@@ -5,6 +5,7 @@
 //! Needs `chromium`, `chromium-driver` and `tests/browser/node_modules/axe-core` (`.ci/run`
 //! installs them). Set `RATHAUS_SCREENSHOTS=DIR` to save the README's screenshots.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,6 +15,9 @@ use rathaus::store::StaffRole;
 use serde_json::{Value, json};
 
 use crate::helpers::{repo, spawn_app};
+
+/// Narrower than this, a browser session emulates a phone's screen.
+const PHONE_WIDTH: u32 = 600;
 
 /// A chromedriver of our own on a free port, stopped when dropped.
 struct Driver {
@@ -31,6 +35,8 @@ impl Driver {
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let child = Command::new(&binary)
             .arg(format!("--port={port}"))
+            // Its own process group, so that its browsers go with it even after a failed test.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -55,16 +61,22 @@ impl Driver {
     }
 
     async fn browser(&self, width: u32, height: u32) -> Client {
+        // Already installed by another test of this process: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut options = json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--no-first-run", "--lang=de-DE", format!("--window-size={width},{height}")]
+        });
+        if width < PHONE_WIDTH {
+            // A desktop window has a minimum width; a phone's screen is emulated instead.
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update",
-                         "--no-first-run", "--lang=de-DE", format!("--window-size={width},{height}")]
-            }),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::rustls()
             .expect("tls")
             .capabilities(caps)
@@ -76,6 +88,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -177,7 +192,7 @@ async fn screenshot(browser: &Client, name: &str) {
 #[tokio::test]
 async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
     let axe_js = axe_source();
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     let password = app
         .add_staff("anna@musterstadt.example", "Anna Weber", StaffRole::Agent)
         .await;
@@ -400,6 +415,41 @@ async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
         in_widget(&citizen, "return w.querySelectorAll('.m.bot').length;").await,
         bots_before
     );
+
+    // The server restarts: the widget reconnects by itself, the agent's session holds, and
+    // a reply written after the restart reaches the citizen live.
+    app.restart().await;
+    agent.refresh().await.unwrap();
+    page_until(
+        &agent,
+        "document.querySelector('#reply') !== null",
+        "the conversation page after the restart",
+    )
+    .await;
+    let after = "Sind Sie noch da? Der Server war kurz weg.";
+    agent
+        .find(Locator::Id("reply"))
+        .await
+        .unwrap()
+        .send_keys(after)
+        .await
+        .unwrap();
+    agent
+        .find(Locator::XPath("//button[text()='Antwort senden']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    widget_until(
+        &citizen,
+        &format!(
+            "[...w.querySelectorAll('.m.staff')].some(m => m.textContent.includes({}))",
+            json!(after)
+        ),
+        "the reply written after the restart, live",
+    )
+    .await;
 
     // The agent closes; the widget says so and the bot answers again.
     agent

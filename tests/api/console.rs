@@ -395,17 +395,28 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
     assert_eq!(
         anna.post(
             &format!("/console/conversations/{id}/note"),
-            &[("text", "Rückfrage beim Steueramt nötig")]
+            &[("text", "Intern: Vorgang HT-4711 prüfen")]
         )
         .await
         .status(),
         303
     );
 
-    // The reply reached the citizen's live stream, the note did not.
+    let later = "Melden Sie sich gern wieder.";
+    assert_eq!(
+        anna.post(
+            &format!("/console/conversations/{id}/reply"),
+            &[("text", later)]
+        )
+        .await
+        .status(),
+        303
+    );
+
+    // Both replies reached the citizen's live stream, the note between them did not.
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !seen.contains(reply) {
+    while !seen.contains(later) {
         let chunk = tokio::time::timeout_at(deadline, live.chunk())
             .await
             .expect("the staff reply arrives live")
@@ -414,7 +425,8 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains("\"author_name\":\"Anna Weber\""));
-    assert!(!seen.contains("Steueramt"));
+    assert!(seen.contains(reply));
+    assert!(!seen.contains("HT-4711"));
 
     // While claimed the bot is silent.
     let r = app
@@ -469,7 +481,7 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Rückfrage beim Steueramt nötig"));
+    assert!(page.contains("Intern: Vorgang HT-4711 prüfen"));
 }
 
 #[tokio::test]
