@@ -41,6 +41,7 @@ pub struct Application {
     router: axum::Router,
     store: Arc<dyn Store>,
     conversations: Conversations,
+    email: Option<crate::channels::email::EmailChannel>,
     retention: Option<Duration>,
     session_idle: Duration,
     telegram: Option<Arc<Telegram>>,
@@ -89,11 +90,18 @@ impl Application {
             router = router.merge(t.router());
         }
         let listener = TcpListener::bind(&settings.listen).await?;
+        let email = match settings.channels.as_deref() {
+            Some(dir) => crate::channels::email::EmailSettings::load(dir)?
+                .map(|s| crate::channels::email::EmailChannel::new(s, conversations.clone()))
+                .transpose()?,
+            None => None,
+        };
         Ok(Application {
             listener,
             router,
             store,
             conversations,
+            email,
             retention: settings.retention,
             session_idle: settings.console.policy.idle,
             telegram,
@@ -120,6 +128,9 @@ impl Application {
         tokio::spawn(expire_sessions(self.store.clone(), self.session_idle));
         if let Some(t) = &self.telegram {
             tokio::spawn(t.clone().run());
+        }
+        if let Some(email) = self.email {
+            email.spawn();
         }
         let served = axum::serve(
             self.listener,

@@ -3,5 +3,6 @@
 //! renders the replies in its own format. Staff replies from the console reach a channel's
 //! citizens through the [`outbox`], which keeps them until they are sent.
 
+pub mod email;
 pub mod outbox;
 pub mod telegram;

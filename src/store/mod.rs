@@ -13,9 +13,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod email;
 mod outbox;
 mod staff;
 
+pub use email::{
+    EmailStore, InboundRecord, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
+    PendingMail,
+};
 pub use outbox::{Delivery, OutboxStore};
 pub use staff::{
     CannedReply, ConsoleStore, QueueItem, Session, Staff, StaffId, StaffRole, parse_reason,
@@ -300,7 +305,7 @@ pub struct Unanswered {
 }
 
 #[async_trait]
-pub trait Store: ConsoleStore + OutboxStore + TelegramStore + Send + Sync {
+pub trait Store: ConsoleStore + OutboxStore + TelegramStore + EmailStore + Send + Sync {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;

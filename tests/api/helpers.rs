@@ -82,6 +82,11 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
     spawn_configured(|s| s.embedder = embedder).await
 }
 
+/// As [`spawn_app`], with the channels whose settings are in `channels`.
+pub async fn spawn_app_with_channels(channels: PathBuf) -> TestApp {
+    spawn_configured(|s| s.channels = Some(channels)).await
+}
+
 /// The settings of a test server: port 0, the SQLite database `db`, the demo knowledge.
 pub fn test_settings(db: &Path) -> Settings {
     Settings {

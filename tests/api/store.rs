@@ -496,6 +496,7 @@ async fn outbox(store: &dyn Store) {
     assert_eq!(chat_taken[0].message.text, "chat");
     store.delete_conversation(mail.id).await.unwrap();
     store.delete_conversation(chat.id).await.unwrap();
+    crate::email::store_suite(store).await;
 }
 
 #[tokio::test]

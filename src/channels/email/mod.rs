@@ -1,0 +1,864 @@
+//! The e-mail channel: reads the city's mailbox over IMAP (IDLE, or polling), answers each
+//! citizen's mail once through the dialogue core, threaded, over SMTP, and carries staff
+//! replies from the console back as mail. It never answers a robot, a list or itself, never
+//! lets a stranger join someone else's conversation, and never drops a mail silently: what it
+//! cannot process is flagged in the mailbox and reported.
+//!
+//! Exactly once: every mail is recorded by UIDVALIDITY and UID (and its Message-ID) before
+//! it is worked on; a reply is stored byte for byte, with a Message-ID derived from the mail
+//! it answers, before it is sent, and marked sent after. A copy of every reply goes to the
+//! city's own address; if Rathaus dies between sending and marking, that copy arriving in the
+//! mailbox confirms the send, and only a reply whose copy never came is sent again.
+
+pub mod imap;
+pub mod inbound;
+pub mod outbound;
+pub mod quote;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use lettre::address::Envelope;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::channels::outbox::{self, SendError};
+use crate::conversations::{ConversationError, Conversations, now_ms};
+use crate::dialogue::Inbound;
+use crate::store::{
+    Author, Channel, Conversation, InboundState, MailKey, MailThread, Message, NewMessage,
+    OutboundKind, OutboundMail, StoreError,
+};
+
+pub use inbound::EmailAddress;
+pub use settings::EmailSettings;
+
+use inbound::{InboundMail, Robot};
+use outbound::{Draft, Sender};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error(transparent)]
+    Imap(#[from] imap::ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error(transparent)]
+    Compose(#[from] outbound::ComposeError),
+    #[error("{0}")]
+    Envelope(String),
+}
+
+impl From<async_imap::error::Error> for EmailError {
+    fn from(e: async_imap::error::Error) -> Self {
+        EmailError::Imap(imap::ImapError::Protocol(e))
+    }
+}
+
+/// What the transcript says when a mail came with files.
+const ATTACHMENTS_LINE: &str = "Anhänge der E-Mail (vom Assistenten nicht gelesen)";
+const EMPTY_MAIL_REPLY: &str = "Guten Tag,\n\nIhre E-Mail an uns war leider leer. Bitte schreiben Sie uns Ihre Frage in einer neuen Nachricht; wir antworten gern.";
+const RATE_LIMITED_LINE: &str =
+    "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
+const BOUNCED_LINE: &str = "Eine E-Mail an den Bürger konnte nicht zugestellt werden (Unzustellbarkeitsnachricht erhalten).";
+
+/// The e-mail channel, ready to run.
+#[derive(Clone)]
+pub struct EmailChannel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: EmailSettings,
+    sender: Sender,
+    conversations: Conversations,
+    smtp: AsyncSmtpTransport<Tokio1Executor>,
+    /// This process's name on the mailbox lease.
+    holder: String,
+    /// The mailbox's name in the store: user, server and folder.
+    mailbox: String,
+}
+
+/// One fetched mail.
+struct Fetched {
+    uid: u32,
+    /// `None` when the mail was larger than the limit: only its size is known.
+    raw: Option<Vec<u8>>,
+    size: u32,
+}
+
+/// How a mail ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    Final,
+    /// Flag it in the mailbox: it needs a person's look.
+    Failed,
+}
+
+impl EmailChannel {
+    pub fn new(
+        settings: EmailSettings,
+        conversations: Conversations,
+    ) -> Result<EmailChannel, EmailError> {
+        let smtp = &settings.smtp;
+        let builder = match smtp.security {
+            settings::SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+            settings::SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
+            }
+            settings::SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            }
+        };
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(Duration::from_secs(60)))
+            .pool_config(PoolConfig::new().max_size(smtp.connections));
+        if let (Some(user), Some(password)) = (&smtp.user, &smtp.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        let mailbox = format!(
+            "{}@{}:{}/{}",
+            settings.imap.user, settings.imap.host, settings.imap.port, settings.imap.mailbox
+        );
+        Ok(EmailChannel {
+            inner: Arc::new(Inner {
+                sender: Sender {
+                    address: settings.address.clone(),
+                    name: settings.name.clone(),
+                    signature: settings.signature.clone(),
+                },
+                smtp: builder.build(),
+                holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
+                mailbox,
+                settings,
+                conversations,
+            }),
+        })
+    }
+
+    /// Starts the mailbox worker and the outbox for staff replies.
+    pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
+        let outbox = outbox::Outbox::new(self.inner.conversations.clone(), Arc::new(self.clone()));
+        vec![outbox.spawn(), tokio::spawn(self.run())]
+    }
+
+    /// Works the mailbox while this instance holds its lease; runs until the task is dropped.
+    pub async fn run(self) {
+        let inner = &self.inner;
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match inner.lease().await {
+                Ok(true) => match inner.work().await {
+                    Ok(()) => pause = Duration::from_secs(1),
+                    Err(e) => {
+                        metrics::counter!("rathaus_email_errors_total").increment(1);
+                        tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(60));
+                    }
+                },
+                Ok(false) => tokio::time::sleep(inner.settings.lease / 3).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailbox lease not taken");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn lease(&self) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let until = now + self.settings.lease.as_millis() as i64;
+        self.conversations
+            .store()
+            .acquire_mail_lease(&self.mailbox, &self.holder, now, until)
+            .await
+    }
+
+    /// One IMAP session: catch up, then wait for new mail (IDLE or polling), while the lease
+    /// holds.
+    async fn work(&self) -> Result<(), EmailError> {
+        let (mut session, has_idle) = imap::connect(&self.settings.imap).await?;
+        let selected = session.select(&self.settings.imap.mailbox).await?;
+        let uidvalidity = selected
+            .uid_validity
+            .ok_or(imap::ImapError::NoUidValidity)?;
+        tracing::info!(
+            idle = has_idle && self.settings.imap.idle,
+            "e-mail channel reading the mailbox"
+        );
+        loop {
+            if !self.lease().await? {
+                tracing::info!("mailbox lease lost to another instance");
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            while self.batch(&mut session, uidvalidity).await? > 0 {
+                if !self.lease().await? {
+                    return Ok(());
+                }
+            }
+            self.resend_unconfirmed().await?;
+            // Renew the lease well before it runs out, and look at unconfirmed replies again,
+            // even when nothing arrives.
+            let wait = (self.settings.lease / 3)
+                .min(self.settings.imap.poll)
+                .min(self.settings.resend_after.max(Duration::from_secs(1)));
+            if has_idle && self.settings.imap.idle {
+                let mut idle = session.idle();
+                idle.init().await?;
+                let (done, _stop) = idle.wait_with_timeout(wait);
+                done.await?;
+                session = idle.done().await?;
+            } else {
+                tokio::time::sleep(wait).await;
+                session.noop().await?;
+            }
+        }
+    }
+
+    /// Fetches and handles the next batch of mails; how many there were.
+    async fn batch(
+        &self,
+        session: &mut imap::Session,
+        uidvalidity: u32,
+    ) -> Result<usize, EmailError> {
+        let store = self.conversations.store();
+        let last = store.mail_cursor(&self.mailbox, uidvalidity).await?;
+        let mut uids: Vec<u32> = session
+            .uid_search(format!("UID {}:*", last.saturating_add(1)))
+            .await?
+            .into_iter()
+            .filter(|u| *u > last)
+            .collect();
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        uids.sort_unstable();
+        uids.truncate(self.settings.batch);
+        let set = uid_set(&uids);
+
+        let mut sizes: HashMap<u32, u32> = HashMap::new();
+        {
+            let fetches: Vec<_> = session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await?;
+            for f in fetches {
+                if let (Some(uid), Some(size)) = (f.uid, f.size) {
+                    sizes.insert(uid, size);
+                }
+            }
+        }
+        let (small, large): (Vec<u32>, Vec<u32>) = uids.iter().partition(|u| {
+            sizes
+                .get(u)
+                .is_none_or(|s| u64::from(*s) <= self.settings.max_message_bytes)
+        });
+        let mut fetched: BTreeMap<u32, Fetched> = large
+            .iter()
+            .map(|&uid| {
+                (
+                    uid,
+                    Fetched {
+                        uid,
+                        raw: None,
+                        size: sizes.get(&uid).copied().unwrap_or(0),
+                    },
+                )
+            })
+            .collect();
+        if !small.is_empty() {
+            let fetches: Vec<_> = session
+                .uid_fetch(uid_set(&small), "(UID BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await?;
+            for f in fetches {
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    fetched.insert(
+                        uid,
+                        Fetched {
+                            uid,
+                            raw: Some(body.to_vec()),
+                            size: sizes.get(&uid).copied().unwrap_or(body.len() as u32),
+                        },
+                    );
+                }
+            }
+        }
+
+        // Parse first: mails of one sender are handled in order, different senders at once.
+        let mut by_sender: BTreeMap<String, Vec<(Fetched, Option<InboundMail>)>> = BTreeMap::new();
+        for (_, f) in fetched {
+            let mail = f.raw.as_deref().and_then(|raw| {
+                inbound::parse(raw, &self.settings.address, |id| self.sender.is_own_id(id))
+            });
+            let key = mail
+                .as_ref()
+                .and_then(|m| m.from.as_ref())
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_else(|| format!("uid:{}", f.uid));
+            by_sender.entry(key).or_default().push((f, mail));
+        }
+        let results: Vec<(u32, Result<Handled, EmailError>)> =
+            futures::stream::iter(by_sender.into_values())
+                .map(|mails| async move {
+                    let mut out = Vec::with_capacity(mails.len());
+                    for (f, mail) in mails {
+                        let uid = f.uid;
+                        let r = self.handle(uidvalidity, f, mail).await;
+                        out.push((uid, r));
+                    }
+                    out
+                })
+                .buffer_unordered(self.settings.concurrency)
+                .flat_map(futures::stream::iter)
+                .collect()
+                .await;
+
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut unfinished: Option<u32> = None;
+        for (uid, r) in results {
+            match r {
+                Ok(Handled::Final) => done.push(uid),
+                Ok(Handled::Failed) => failed.push(uid),
+                Err(e) => {
+                    tracing::warn!(uid, error = %crate::pii::mask(&e.to_string()), "mail not handled yet; tried again later");
+                    unfinished = Some(unfinished.map_or(uid, |u| u.min(uid)));
+                }
+            }
+        }
+        if !done.is_empty() {
+            session
+                .uid_store(uid_set(&done), "+FLAGS (\\Seen)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        if !failed.is_empty() {
+            session
+                .uid_store(uid_set(&failed), "+FLAGS (\\Flagged)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        // The cursor moves past every mail that is finished, up to the first that is not.
+        let highest = *uids.last().expect("not empty");
+        let cursor = match unfinished {
+            Some(u) => u.saturating_sub(1),
+            None => highest,
+        };
+        if cursor > last {
+            store
+                .set_mail_cursor(&self.mailbox, uidvalidity, cursor)
+                .await?;
+        }
+        if let Some(u) = unfinished {
+            return Err(EmailError::Envelope(format!(
+                "mail UID {u} could not be finished"
+            )));
+        }
+        Ok(uids.len())
+    }
+
+    /// Handles one mail; an error leaves it to be tried again.
+    async fn handle(
+        &self,
+        uidvalidity: u32,
+        f: Fetched,
+        mail: Option<InboundMail>,
+    ) -> Result<Handled, EmailError> {
+        let store = self.conversations.store();
+        let key = MailKey {
+            mailbox: &self.mailbox,
+            uidvalidity,
+            uid: f.uid,
+        };
+        let message_id = mail
+            .as_ref()
+            .and_then(|m| m.message_id.clone())
+            .unwrap_or_else(|| format!("uid.{uidvalidity}.{}@{}", f.uid, self.settings.imap.host));
+        let now = now_ms();
+        let record = store.begin_inbound(key, &message_id, now).await?;
+        if record.state.is_final() {
+            return Ok(Handled::Final);
+        }
+        let fail = |detail: String| async move {
+            metrics::counter!("rathaus_email_failed_total").increment(1);
+            tracing::warn!(uid = f.uid, reason = %detail, "mail not processed: flagged in the mailbox");
+            store
+                .set_inbound(key, InboundState::Failed, Some(&detail), None, now_ms())
+                .await?;
+            Ok::<_, EmailError>(Handled::Failed)
+        };
+        if f.raw.is_none() {
+            return fail(format!(
+                "{} bytes, more than the limit of {} bytes",
+                f.size, self.settings.max_message_bytes
+            ))
+            .await;
+        }
+        let Some(mail) = mail else {
+            return fail("not a readable mail".into()).await;
+        };
+        if let Some(robot) = mail.robot {
+            self.robot_mail(&mail, robot).await?;
+            metrics::counter!("rathaus_email_ignored_total", "reason" => robot.as_str())
+                .increment(1);
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Ignored,
+                    Some(robot.as_str()),
+                    None,
+                    now_ms(),
+                )
+                .await?;
+            return Ok(Handled::Final);
+        }
+        if store.inbound_handled_elsewhere(key, &message_id).await? {
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Ignored,
+                    Some("duplicate"),
+                    None,
+                    now_ms(),
+                )
+                .await?;
+            return Ok(Handled::Final);
+        }
+        let Some(from) = mail.from.clone() else {
+            return fail("no sender address".into()).await;
+        };
+
+        let (conversation, thread, first_time) = match record.conversation {
+            Some(id) => match (store.conversation(id).await?, store.mail_thread(id).await?) {
+                (Some(c), Some(t)) => (c, t, false),
+                _ => self.thread_for(&mail, &from, &message_id).await?,
+            },
+            None => self.thread_for(&mail, &from, &message_id).await?,
+        };
+        if first_time {
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Received,
+                    None,
+                    Some(conversation.id),
+                    now_ms(),
+                )
+                .await?;
+            if !mail.attachments.is_empty() {
+                let list: Vec<String> = mail.attachments.iter().map(|a| a.describe()).collect();
+                let line = format!("{ATTACHMENTS_LINE}: {}", list.join("; "));
+                let recorded = store
+                    .append(
+                        conversation.id,
+                        &[NewMessage::system(Channel::Email, line)],
+                        now_ms(),
+                    )
+                    .await?;
+                self.conversations
+                    .announce(&conversation, recorded, conversation.state);
+            }
+        }
+
+        let reply_id = self.sender.reply_id(&message_id);
+        if store.outbound_state(&reply_id).await?.is_some() {
+            // Answered before a restart; an unconfirmed send is retried on its own.
+            store
+                .set_inbound(key, InboundState::Done, None, None, now_ms())
+                .await?;
+            return Ok(Handled::Final);
+        }
+
+        let hour_ago = now_ms() - 3_600_000;
+        if store.bot_replies_since(from.as_str(), hour_ago).await?
+            >= i64::from(self.settings.replies_per_sender_per_hour)
+        {
+            tracing::warn!(sender = %from.masked(), "reply limit per sender reached: mail kept, not answered");
+            metrics::counter!("rathaus_email_rate_limited_total").increment(1);
+            let recorded = store
+                .append(
+                    conversation.id,
+                    &[
+                        NewMessage::citizen(Channel::Email, citizen_text(&mail)),
+                        NewMessage::system(Channel::Email, RATE_LIMITED_LINE),
+                    ],
+                    now_ms(),
+                )
+                .await?;
+            self.conversations
+                .announce(&conversation, recorded, conversation.state);
+            store
+                .set_inbound(
+                    key,
+                    InboundState::Done,
+                    Some("rate limited"),
+                    None,
+                    now_ms(),
+                )
+                .await?;
+            return Ok(Handled::Final);
+        }
+
+        let question = if mail.question.trim().is_empty() {
+            outbound::base_subject(&mail.subject)
+        } else {
+            mail.question.clone()
+        };
+        let text = if question.trim().is_empty() {
+            let recorded = store
+                .append(
+                    conversation.id,
+                    &[
+                        NewMessage::citizen(Channel::Email, ""),
+                        NewMessage {
+                            author: Author::Bot,
+                            ..NewMessage::citizen(Channel::Email, EMPTY_MAIL_REPLY)
+                        },
+                    ],
+                    now_ms(),
+                )
+                .await?;
+            self.conversations
+                .announce(&conversation, recorded, conversation.state);
+            EMPTY_MAIL_REPLY.to_string()
+        } else {
+            let reply = self
+                .conversations
+                .message(&conversation, &Inbound::text(question), Channel::Email)
+                .await?;
+            if reply.silent {
+                // A person has the conversation: they read the mail in the console.
+                store
+                    .set_inbound(key, InboundState::Done, Some("with staff"), None, now_ms())
+                    .await?;
+                return Ok(Handled::Final);
+            }
+            outbound::bot_text(&reply)
+        };
+
+        let raw = outbound::render(
+            &self.sender,
+            &Draft {
+                to: &from,
+                to_name: mail.from_name.as_deref(),
+                subject: &thread.subject,
+                message_id: &reply_id,
+                in_reply_to: &message_id,
+                references: &mail.references,
+                text,
+                automatic: true,
+            },
+        )?;
+        let out = OutboundMail {
+            message_id: reply_id.clone(),
+            conversation: Some(conversation.id),
+            kind: OutboundKind::Bot,
+            recipient: from.as_str().to_string(),
+            raw,
+        };
+        store.put_outbound(&out, now_ms()).await?;
+        store
+            .add_mail_message_id(&reply_id, conversation.id)
+            .await?;
+        store
+            .set_inbound(key, InboundState::Done, None, None, now_ms())
+            .await?;
+        if let Err(e) = self.send(&out.message_id, &out.recipient, &out.raw).await {
+            // Stored: it goes out with the next retry.
+            tracing::warn!(recipient = %from.masked(), error = %crate::pii::mask(&e.to_string()), "reply not sent yet");
+        }
+        Ok(Handled::Final)
+    }
+
+    /// The conversation a citizen's mail belongs to: the thread it answers, if the same
+    /// address started it; otherwise a new one. Returns (conversation, thread, true).
+    async fn thread_for(
+        &self,
+        mail: &InboundMail,
+        from: &EmailAddress,
+        message_id: &str,
+    ) -> Result<(Conversation, MailThread, bool), EmailError> {
+        let store = self.conversations.store();
+        let mut references = mail.references.clone();
+        references.retain(|r| r != message_id);
+        references.push(message_id.to_string());
+        let known = store.mail_thread_of(&mail.referenced()).await?;
+        let existing = match known {
+            Some(t) if t.address == from.as_str() => {
+                store.conversation(t.conversation).await?.map(|c| (c, t))
+            }
+            Some(_) => {
+                // Someone replying to another citizen's thread: their own conversation.
+                tracing::info!(sender = %from.masked(), "mail refers to another sender's conversation: starting a new one");
+                metrics::counter!("rathaus_email_foreign_thread_total").increment(1);
+                None
+            }
+            None => None,
+        };
+        let thread = match existing {
+            Some((conversation, mut thread)) => {
+                thread.last_message_id = message_id.to_string();
+                thread.references = references;
+                store.put_mail_thread(&thread, now_ms()).await?;
+                store
+                    .add_mail_message_id(message_id, conversation.id)
+                    .await?;
+                return Ok((conversation, thread, true));
+            }
+            None => {
+                let started = self.conversations.start(Channel::Email).await?;
+                MailThread {
+                    conversation: started.id,
+                    address: from.as_str().to_string(),
+                    subject: outbound::base_subject(&mail.subject),
+                    last_message_id: message_id.to_string(),
+                    references,
+                }
+            }
+        };
+        store.put_mail_thread(&thread, now_ms()).await?;
+        store
+            .add_mail_message_id(message_id, thread.conversation)
+            .await?;
+        let conversation = store
+            .conversation(thread.conversation)
+            .await?
+            .ok_or(ConversationError::NotFound)?;
+        Ok((conversation, thread, true))
+    }
+
+    /// What a robot's mail still tells: our own copy confirms a send; a bounce is noted in
+    /// the conversation it is about.
+    async fn robot_mail(&self, mail: &InboundMail, robot: Robot) -> Result<(), EmailError> {
+        let store = self.conversations.store();
+        match robot {
+            Robot::Own => {
+                if let Some(id) = &mail.message_id
+                    && store.mark_outbound_sent(id, now_ms()).await?
+                {
+                    tracing::info!("an interrupted send was confirmed by its copy in the mailbox");
+                }
+            }
+            Robot::Bounce => {
+                let ours: Vec<String> = mail
+                    .reported
+                    .iter()
+                    .filter(|id| self.sender.is_own_id(id))
+                    .cloned()
+                    .collect();
+                if let Some(thread) = store.mail_thread_of(&ours).await?
+                    && let Some(c) = store.conversation(thread.conversation).await?
+                {
+                    let recorded = store
+                        .append(
+                            c.id,
+                            &[NewMessage::system(Channel::Email, BOUNCED_LINE)],
+                            now_ms(),
+                        )
+                        .await?;
+                    self.conversations.announce(&c, recorded, c.state);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sends a stored reply, to the citizen and a copy to the city's address, and marks it
+    /// sent.
+    async fn send(&self, message_id: &str, recipient: &str, raw: &[u8]) -> Result<(), EmailError> {
+        let to: lettre::Address = recipient
+            .parse()
+            .map_err(|_| EmailError::Envelope("invalid recipient".into()))?;
+        let ours: lettre::Address = self
+            .settings
+            .address
+            .as_str()
+            .parse()
+            .map_err(|_| EmailError::Envelope("invalid own address".into()))?;
+        let envelope = Envelope::new(Some(ours.clone()), vec![to, ours])
+            .map_err(|e| EmailError::Envelope(e.to_string()))?;
+        self.smtp.send_raw(&envelope, raw).await?;
+        metrics::counter!("rathaus_email_sent_total").increment(1);
+        self.conversations
+            .store()
+            .mark_outbound_sent(message_id, now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Sends again what was stored and never confirmed — neither marked sent nor seen as a
+    /// copy in the mailbox — once `resend_after` has passed since the last attempt.
+    async fn resend_unconfirmed(&self) -> Result<(), EmailError> {
+        let store = self.conversations.store();
+        let before = now_ms() - self.settings.resend_after.as_millis() as i64;
+        for mail in store.pending_outbound(before, 100).await? {
+            store.outbound_attempt(&mail.message_id, now_ms()).await?;
+            tracing::info!(
+                attempts = mail.attempts + 1,
+                "sending an unconfirmed reply again"
+            );
+            if let Err(e) = self
+                .send(&mail.message_id, &mail.recipient, &mail.raw)
+                .await
+            {
+                tracing::warn!(error = %crate::pii::mask(&e.to_string()), "unconfirmed reply not sent yet");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The citizen's mail as the transcript keeps it when the core does not read it.
+fn citizen_text(mail: &InboundMail) -> String {
+    if mail.question.trim().is_empty() {
+        mail.subject.clone()
+    } else {
+        mail.question.clone()
+    }
+}
+
+/// An IMAP UID set: "3:5,9".
+fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Staff replies from the console, through the outbox: threaded to the citizen's latest
+/// mail, from the city's address, one Message-ID per transcript message so a second attempt
+/// after a crash finds the first.
+#[async_trait]
+impl outbox::Sender for EmailChannel {
+    fn channel(&self) -> Channel {
+        Channel::Email
+    }
+
+    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
+        let inner = &self.inner;
+        let store = inner.conversations.store();
+        let retry = |e: String| SendError::Retry {
+            error: e,
+            after: None,
+        };
+        let Some(thread) = store
+            .mail_thread(conversation.id)
+            .await
+            .map_err(|e| retry(e.to_string()))?
+        else {
+            return Err(SendError::Permanent(
+                "the conversation has no e-mail thread".into(),
+            ));
+        };
+        let id = inner.sender.staff_reply_id(conversation.id, message.seq);
+        match store
+            .outbound_state(&id)
+            .await
+            .map_err(|e| retry(e.to_string()))?
+            .as_deref()
+        {
+            Some("sent") => return Ok(()),
+            Some(_) => {
+                // Stored by an attempt that was cut off: the mailbox worker confirms or
+                // resends it.
+                return Ok(());
+            }
+            None => {}
+        }
+        let to = EmailAddress::try_from(thread.address.as_str()).map_err(SendError::Permanent)?;
+        let mut text = message.text.trim().to_string();
+        if let Some(name) = &message.author_name {
+            text.push_str(&format!("\n\n{name}"));
+        }
+        let raw = outbound::render(
+            &inner.sender,
+            &Draft {
+                to: &to,
+                to_name: None,
+                subject: &thread.subject,
+                message_id: &id,
+                in_reply_to: &thread.last_message_id,
+                references: &thread.references,
+                text,
+                automatic: false,
+            },
+        )
+        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        let out = OutboundMail {
+            message_id: id.clone(),
+            conversation: Some(conversation.id),
+            kind: OutboundKind::Staff,
+            recipient: to.as_str().to_string(),
+            raw,
+        };
+        store
+            .put_outbound(&out, now_ms())
+            .await
+            .map_err(|e| retry(e.to_string()))?;
+        store
+            .add_mail_message_id(&id, conversation.id)
+            .await
+            .map_err(|e| retry(e.to_string()))?;
+        match inner.send(&id, &out.recipient, &out.raw).await {
+            Ok(()) => Ok(()),
+            Err(EmailError::Smtp(e)) if e.is_permanent() => {
+                Err(SendError::Permanent(e.to_string()))
+            }
+            // Stored and unconfirmed: the mailbox worker sends it again if its copy never
+            // arrives.
+            Err(e) => {
+                tracing::warn!(error = %crate::pii::mask(&e.to_string()), "staff reply stored, sending it again later");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_join_runs() {
+        assert_eq!(uid_set(&[9, 3, 4, 5, 11]), "3:5,9,11");
+        assert_eq!(uid_set(&[7]), "7");
+    }
+}
