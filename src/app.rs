@@ -63,7 +63,14 @@ impl Application {
         );
         let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
         let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
-        let router = http::router(http::state(conversations, settings.console));
+        let mut channels = axum::Router::new();
+        if let Some(dir) = settings.channels.as_deref()
+            && let Some(phone) = crate::channels::phone::PhoneSettings::load(dir)?
+        {
+            let phone = crate::channels::phone::Phone::start(conversations.clone(), phone).await;
+            channels = channels.merge(phone.router());
+        }
+        let router = http::router(http::state(conversations, settings.console), channels);
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {
             listener,

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod channels;
 pub mod console;
 pub mod conversations;
 pub mod dialogue;

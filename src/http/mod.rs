@@ -76,8 +76,9 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// All routes: the citizens' API, the widget, the staff console, health and metrics.
-pub fn router(state: AppState) -> Router {
+/// All routes: the citizens' API, the channels' own routes, the widget, the staff console,
+/// health and metrics.
+pub fn router(state: AppState, channels: Router<AppState>) -> Router {
     // The API is called from city pages on other origins; it uses bearer tokens, never
     // cookies, so any origin may call it.
     let cors = tower_http::cors::CorsLayer::new()
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors);
     Router::new()
         .merge(api)
+        .merge(channels)
         .merge(crate::console::router())
         .merge(crate::widget::router())
         .route("/healthz", get(healthz))

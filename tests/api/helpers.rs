@@ -24,6 +24,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with an embedding service for meaning-based search.
 pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> TestApp {
+    spawn(embedder, None).await
+}
+
+/// As [`spawn_app`], with the channels' settings from this folder.
+pub async fn spawn_app_with_channels(channels: PathBuf) -> TestApp {
+    spawn(None, Some(channels)).await
+}
+
+async fn spawn(
+    embedder: Option<rathaus::semantic::Embedder>,
+    channels: Option<PathBuf>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("rathaus.db");
     let settings = Settings {
@@ -32,7 +44,7 @@ pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> Te
             .parse()
             .expect("database url"),
         knowledge: Some(repo().join("knowledge")),
-        channels: None,
+        channels,
         console: Default::default(),
         retention: None,
         embedder,

@@ -7,5 +7,6 @@ mod console;
 mod conversations;
 mod helpers;
 mod import;
+mod phone;
 mod semantic;
 mod store;
