@@ -29,23 +29,47 @@ fn mib(kib: u64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::var("CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let bin = std::env::var("RATHAUS_BIN").unwrap_or_else(|_| "target/release/rathaus".into());
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let address = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(&bin)
-        .args(["--database", &format!("sqlite://{}", dir.path().join("bench.db").display())])
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--knowledge", "knowledge"])
+        .args([
+            "--database",
+            &format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--knowledge",
+            "knowledge",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| anyhow::anyhow!("cannot start {bin}: {e} (cargo build --release first)"))?;
     let pid = server.id();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
     let started = Instant::now();
-    while client.get(format!("{address}/healthz")).send().await.is_err() {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the server did not start");
+    while client
+        .get(format!("{address}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -70,7 +94,11 @@ async fn main() -> anyhow::Result<()> {
             .bearer_auth(&token)
             .send()
             .await?;
-        anyhow::ensure!(response.status() == 200, "stream {i}: {}", response.status());
+        anyhow::ensure!(
+            response.status() == 200,
+            "stream {i}: {}",
+            response.status()
+        );
         // The first event (the conversation's state) proves the stream is live.
         let chunk = response.chunk().await?;
         anyhow::ensure!(chunk.is_some(), "stream {i} closed");
@@ -104,11 +132,25 @@ async fn main() -> anyhow::Result<()> {
     let delivered = asked.elapsed();
 
     println!("widget connections held open: {n}");
-    println!("  opened in {:.1} s ({:.1} ms each, conversation + stream)", open_time.as_secs_f64(), open_time.as_secs_f64() * 1000.0 / n as f64);
+    println!(
+        "  opened in {:.1} s ({:.1} ms each, conversation + stream)",
+        open_time.as_secs_f64(),
+        open_time.as_secs_f64() * 1000.0 / n as f64
+    );
     println!("  server RSS idle:            {:.1} MiB", mib(idle));
-    println!("  server RSS with {n} open:  {:.1} MiB (peak {:.1} MiB)", mib(held), mib(peak));
-    println!("  per connection:             {:.1} KiB", (held.saturating_sub(idle)) as f64 / n as f64);
-    println!("  question to reply on its stream, all {n} open: {:.1} ms", delivered.as_secs_f64() * 1000.0);
+    println!(
+        "  server RSS with {n} open:  {:.1} MiB (peak {:.1} MiB)",
+        mib(held),
+        mib(peak)
+    );
+    println!(
+        "  per connection:             {:.1} KiB",
+        (held.saturating_sub(idle)) as f64 / n as f64
+    );
+    println!(
+        "  question to reply on its stream, all {n} open: {:.1} ms",
+        delivered.as_secs_f64() * 1000.0
+    );
     drop(streams);
     let _ = server.kill();
     let _ = server.wait();

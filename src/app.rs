@@ -36,6 +36,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<dyn Store>,
+    conversations: Conversations,
     retention: Option<Duration>,
     session_idle: Duration,
 }
@@ -70,15 +71,21 @@ impl Application {
             let phone = crate::channels::phone::Phone::start(conversations.clone(), phone).await;
             channels = channels.merge(phone.router());
         }
-        let router = http::router(http::state(conversations, settings.console), channels);
+        let router = http::router(http::state(conversations.clone(), settings.console), channels);
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {
             listener,
             router,
             store,
+            conversations,
             retention: settings.retention,
             session_idle: settings.console.policy.idle,
         })
+    }
+
+    /// The conversations, for the channels that start beside the HTTP server.
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
     }
 
     pub fn port(&self) -> u16 {
@@ -99,8 +106,8 @@ impl Application {
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-            .with_graceful_shutdown(shutdown())
-            .await
+        .with_graceful_shutdown(shutdown())
+        .await
     }
 }
 

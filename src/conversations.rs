@@ -10,8 +10,8 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::dialogue::{Dialogue, HandoffReason, Inbound, Outcome, Reply};
-use crate::language::Lang;
 use crate::events::{Event, Events};
+use crate::language::Lang;
 use crate::pii;
 use crate::semantic::{Embedder, Purpose};
 use crate::store::{
@@ -351,7 +351,9 @@ impl Conversations {
         let recorded = if messages.is_empty() {
             Vec::new()
         } else {
-            self.store.append(conversation.id, messages, now_ms()).await?
+            self.store
+                .append(conversation.id, messages, now_ms())
+                .await?
         };
         self.announce(conversation, recorded, state);
         Ok(())
@@ -369,13 +371,19 @@ impl Conversations {
         let c = self.fetch(id).await?;
         if !self.store.claim(id, &staff.id, now_ms()).await? {
             return Err(ConversationError::Conflict(match c.state {
-                ConversationState::Claimed => "another colleague has already taken this conversation",
+                ConversationState::Claimed => {
+                    "another colleague has already taken this conversation"
+                }
                 _ => "this conversation is not waiting for a person",
             }));
         }
         let line = format!("{} hat das Gespräch übernommen.", staff.name);
-        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
-            .await
+        self.staff_event(
+            &c,
+            &[NewMessage::system(c.channel, line)],
+            ConversationState::Claimed,
+        )
+        .await
     }
 
     fn own(c: &Conversation, staff: &Staff) -> Result<(), ConversationError> {
@@ -389,15 +397,28 @@ impl Conversations {
     }
 
     /// Gives a claimed conversation back to the queue.
-    pub async fn unassign(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
+    pub async fn unassign(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+    ) -> Result<(), ConversationError> {
         let c = self.fetch(id).await?;
         Self::own(&c, staff)?;
         if !self.store.reassign(id, None, now_ms()).await? {
-            return Err(ConversationError::Conflict("the conversation changed meanwhile"));
+            return Err(ConversationError::Conflict(
+                "the conversation changed meanwhile",
+            ));
         }
-        let line = format!("{} hat das Gespräch an die Warteschlange zurückgegeben.", staff.name);
-        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Waiting)
-            .await
+        let line = format!(
+            "{} hat das Gespräch an die Warteschlange zurückgegeben.",
+            staff.name
+        );
+        self.staff_event(
+            &c,
+            &[NewMessage::system(c.channel, line)],
+            ConversationState::Waiting,
+        )
+        .await
     }
 
     /// Hands a claimed conversation to a colleague.
@@ -416,11 +437,20 @@ impl Conversations {
             .filter(|s| s.active)
             .ok_or(ConversationError::Conflict("no such active colleague"))?;
         if !self.store.reassign(id, Some(to), now_ms()).await? {
-            return Err(ConversationError::Conflict("the conversation changed meanwhile"));
+            return Err(ConversationError::Conflict(
+                "the conversation changed meanwhile",
+            ));
         }
-        let line = format!("{} hat das Gespräch an {} übergeben.", staff.name, colleague.name);
-        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
-            .await
+        let line = format!(
+            "{} hat das Gespräch an {} übergeben.",
+            staff.name, colleague.name
+        );
+        self.staff_event(
+            &c,
+            &[NewMessage::system(c.channel, line)],
+            ConversationState::Claimed,
+        )
+        .await
     }
 
     /// A staff member's reply to the citizen; it reaches them through their own channel.
@@ -440,7 +470,8 @@ impl Conversations {
         let mut recorded = self.store.append(id, &[message], now_ms()).await?;
         let message = recorded.pop().ok_or(ConversationError::NotFound)?;
         self.announce(&c, vec![message.clone()], c.state);
-        metrics::counter!("rathaus_staff_replies_total", "channel" => c.channel.as_str()).increment(1);
+        metrics::counter!("rathaus_staff_replies_total", "channel" => c.channel.as_str())
+            .increment(1);
         Ok(message)
     }
 
@@ -477,19 +508,53 @@ impl Conversations {
             return Err(ConversationError::Conflict("this conversation is not open"));
         }
         let line = format!("{} hat das Gespräch abgeschlossen ({outcome}).", staff.name);
-        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Closed)
-            .await
+        self.staff_event(
+            &c,
+            &[NewMessage::system(c.channel, line)],
+            ConversationState::Closed,
+        )
+        .await
     }
 
     /// Opens a closed conversation again, claimed by the staff member who reopens it.
     pub async fn reopen(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
         let c = self.fetch(id).await?;
         if !self.store.reopen(id, &staff.id, now_ms()).await? {
-            return Err(ConversationError::Conflict("only a closed handoff can be reopened"));
+            return Err(ConversationError::Conflict(
+                "only a closed handoff can be reopened",
+            ));
         }
         let line = format!("{} hat das Gespräch wieder geöffnet.", staff.name);
-        self.staff_event(&c, &[NewMessage::system(c.channel, line)], ConversationState::Claimed)
-            .await
+        self.staff_event(
+            &c,
+            &[NewMessage::system(c.channel, line)],
+            ConversationState::Claimed,
+        )
+        .await
+    }
+
+    /// A staff reply that its channel could not deliver, for good: staff read why in the
+    /// transcript and can reach the citizen another way.
+    pub async fn delivery_given_up(
+        &self,
+        conversation: &Conversation,
+        message: &Message,
+        error: &str,
+    ) -> Result<(), ConversationError> {
+        let at = chrono::DateTime::from_timestamp_millis(message.at)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%d.%m. %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let line = format!("Die Antwort vom {at} konnte nicht zugestellt werden: {error}");
+        self.staff_event(
+            conversation,
+            &[NewMessage::system(conversation.channel, line)],
+            conversation.state,
+        )
+        .await
     }
 
     /// Tells the other side that somebody is typing (staff in the console, for the widget).

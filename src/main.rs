@@ -9,10 +9,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use rathaus::app::{Application, Settings};
-use rathaus::dialogue::{Confidence, Dialogue, Inbound};
-use rathaus::semantic::{Embedder, Purpose};
 use rathaus::console::ConsoleSettings;
 use rathaus::console::auth::{self, SessionPolicy};
+use rathaus::dialogue::{Confidence, Dialogue, Inbound};
+use rathaus::semantic::{Embedder, Purpose};
 use rathaus::store::{DatabaseUrl, Staff, StaffId, StaffRole, Store};
 use rathaus::{catalogue, eval, store};
 use secrecy::SecretString;
@@ -182,8 +182,12 @@ enum User {
         generate_password: bool,
     },
     /// Disable an account (ends its sessions) or enable it again.
-    Disable { email: String },
-    Enable { email: String },
+    Disable {
+        email: String,
+    },
+    Enable {
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -523,11 +527,21 @@ async fn users(store: &dyn Store, command: User) -> anyhow::Result<()> {
                 role,
                 active: true,
             };
-            match store.add_staff(&staff, &hash, rathaus::conversations::now_ms()).await {
-                Err(store::StoreError::Conflict) => anyhow::bail!("an account {email} exists already"),
+            match store
+                .add_staff(&staff, &hash, rathaus::conversations::now_ms())
+                .await
+            {
+                Err(store::StoreError::Conflict) => {
+                    anyhow::bail!("an account {email} exists already")
+                }
                 other => other?,
             }
-            println!("added {} ({}) as {}", staff.email, staff.name, role.as_str());
+            println!(
+                "added {} ({}) as {}",
+                staff.email,
+                staff.name,
+                role.as_str()
+            );
             if generated {
                 println!("password: {password}");
             }

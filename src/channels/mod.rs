@@ -1,5 +1,7 @@
-//! Channel adapters: each turns one channel's traffic into the dialogue core's messages and
-//! carries the replies back. They know the core and the store's traits; the core knows none
-//! of them.
+//! The channels that carry conversations beyond the widget: each turns its own traffic into
+//! [`crate::dialogue::Inbound`] messages for [`crate::conversations::Conversations`] and
+//! renders the replies in its own format. Staff replies from the console reach a channel's
+//! citizens through the [`outbox`], which keeps them until they are sent.
 
+pub mod outbox;
 pub mod phone;

@@ -122,8 +122,7 @@ pub async fn login(
     let account_key = format!("account:{}", email.trim().to_lowercase());
     let address_key = format!("address:{address}");
     if store.login_failures_since(&account_key, since).await? >= policy.max_failures_per_account
-        || store.login_failures_since(&address_key, since).await?
-            >= policy.max_failures_per_address
+        || store.login_failures_since(&address_key, since).await? >= policy.max_failures_per_address
     {
         metrics::counter!("rathaus_console_logins_total", "result" => "throttled").increment(1);
         return Err(LoginError::Throttled);
@@ -242,10 +241,10 @@ impl FromRequestParts<AppState> for SignedIn {
             return Err(ToLogin.into_response());
         }
         // One write a minute is enough to keep an active session alive.
-        if now - session.seen_at > 60_000 {
-            if let Err(e) = store.touch_session(&digest, now).await {
-                tracing::warn!(error = %e, "session not touched");
-            }
+        if now - session.seen_at > 60_000
+            && let Err(e) = store.touch_session(&digest, now).await
+        {
+            tracing::warn!(error = %e, "session not touched");
         }
         Ok(SignedIn { session, digest })
     }
@@ -283,7 +282,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others_and_carry_their_attributes() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; rathaus_session=xyz; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; rathaus_session=xyz; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie_value(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie_value(&h, "c"), None);
         let c = set_cookie(SESSION_COOKIE, "v", None, true);

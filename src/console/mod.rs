@@ -42,7 +42,9 @@ pub struct ConsoleSettings {
 pub enum ConsoleError {
     #[error("Diese Seite ist Administratorinnen und Administratoren vorbehalten.")]
     Forbidden,
-    #[error("Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.")]
+    #[error(
+        "Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."
+    )]
     Csrf,
     #[error("Dieses Gespräch gibt es nicht (mehr).")]
     NotFound,
@@ -181,7 +183,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
@@ -303,7 +305,9 @@ async fn login(
             &state,
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann noch einmal."),
+            Some(
+                "Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann noch einmal.",
+            ),
         ),
         Err(auth::LoginError::Store(e)) => ConsoleError::from(e).into_response(),
     }
@@ -511,7 +515,10 @@ async fn reply(
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
     let text = text_field(&form.text)?;
-    state.conversations.staff_reply(id, me.staff(), &text).await?;
+    state
+        .conversations
+        .staff_reply(id, me.staff(), &text)
+        .await?;
     Ok(back_to(id))
 }
 
@@ -555,9 +562,7 @@ async fn typing(
         .unwrap_or("");
     me.check_csrf(given)?;
     let id = conversation_id(&id)?;
-    state
-        .conversations
-        .typing(id, crate::store::Author::Staff);
+    state.conversations.typing(id, crate::store::Author::Staff);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -615,11 +620,7 @@ async fn delete_canned(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
     me.check_csrf(&form.csrf)?;
-    state
-        .conversations
-        .store()
-        .delete_canned_reply(&id)
-        .await?;
+    state.conversations.store().delete_canned_reply(&id).await?;
     Ok(Redirect::to("/console/canned").into_response())
 }
 

@@ -131,7 +131,10 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    pub async fn all(state: &AppState, id: ConversationId) -> Result<Vec<MessageView>, ConsoleError> {
+    pub async fn all(
+        state: &AppState,
+        id: ConversationId,
+    ) -> Result<Vec<MessageView>, ConsoleError> {
         let dialogue = state.conversations.dialogue();
         let messages = state.conversations.transcript(id).await?;
         Ok(messages
@@ -142,7 +145,9 @@ impl MessageView {
                     Author::Bot => ("bot", "Assistent (Bot)".to_string()),
                     Author::Staff => (
                         "staff",
-                        m.author_name.clone().unwrap_or_else(|| "Mitarbeiter/in".into()),
+                        m.author_name
+                            .clone()
+                            .unwrap_or_else(|| "Mitarbeiter/in".into()),
                     ),
                     Author::System => ("system", "System".to_string()),
                     Author::Note => (
@@ -249,12 +254,20 @@ impl<'a> ConversationPage<'a> {
         id: ConversationId,
     ) -> Result<ConversationPage<'a>, ConsoleError> {
         let store = state.conversations.store();
-        let c = store.conversation(id).await?.ok_or(ConsoleError::NotFound)?;
+        let c = store
+            .conversation(id)
+            .await?
+            .ok_or(ConsoleError::NotFound)?;
         let assignee = match &c.assignee {
-            Some(s) => store.staff_member(s).await?.map(|s| s.name).unwrap_or_default(),
+            Some(s) => store
+                .staff_member(s)
+                .await?
+                .map(|s| s.name)
+                .unwrap_or_default(),
             None => String::new(),
         };
-        let mine = c.state == ConversationState::Claimed && c.assignee.as_ref() == Some(&me.staff().id);
+        let mine =
+            c.state == ConversationState::Claimed && c.assignee.as_ref() == Some(&me.staff().id);
         let colleagues = store
             .staff_list()
             .await?

@@ -103,7 +103,10 @@ pub fn router(state: AppState, channels: Router<AppState>) -> Router {
         )
         .route("/api/v1/conversations/{id}/messages", post(post_message))
         .route("/api/v1/conversations/{id}/handoff", post(request_handoff))
-        .route("/api/v1/conversations/{id}/events", get(live::conversation_events))
+        .route(
+            "/api/v1/conversations/{id}/events",
+            get(live::conversation_events),
+        )
         .route("/api/openapi.json", get(openapi))
         .layer(cors);
     Router::new()

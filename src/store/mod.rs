@@ -13,8 +13,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod outbox;
 mod staff;
 
+pub use outbox::{Delivery, OutboxStore};
 pub use staff::{
     CannedReply, ConsoleStore, QueueItem, Session, Staff, StaffId, StaffRole, parse_reason,
     reason_str,
@@ -294,7 +296,7 @@ pub struct Unanswered {
 }
 
 #[async_trait]
-pub trait Store: ConsoleStore + crate::channels::phone::PhoneStore + Send + Sync {
+pub trait Store: ConsoleStore + OutboxStore + crate::channels::phone::PhoneStore + Send + Sync {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;

@@ -117,7 +117,11 @@ pub fn parse_reason(s: &str) -> Result<HandoffReason> {
         "callback" => HandoffReason::Callback,
         "complaint" => HandoffReason::Complaint,
         "not_answered" => HandoffReason::NotAnswered,
-        other => return Err(StoreError::Corrupt(format!("unknown handoff reason '{other}'"))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown handoff reason '{other}'"
+            )));
+        }
     })
 }
 
@@ -133,7 +137,13 @@ pub trait ConsoleStore: Send + Sync {
     /// Enables or disables an account; disabling ends its sessions.
     async fn set_staff_active(&self, id: &StaffId, active: bool) -> Result<bool>;
 
-    async fn create_session(&self, digest: &str, staff: &StaffId, csrf: &str, now: i64) -> Result<()>;
+    async fn create_session(
+        &self,
+        digest: &str,
+        staff: &StaffId,
+        csrf: &str,
+        now: i64,
+    ) -> Result<()>;
     /// The session with this cookie digest, if its account is active.
     async fn session(&self, digest: &str) -> Result<Option<Session>>;
     async fn touch_session(&self, digest: &str, now: i64) -> Result<()>;
@@ -157,7 +167,12 @@ pub trait ConsoleStore: Send + Sync {
     /// Opens a closed conversation again, claimed by the staff member who reopens it.
     async fn reopen(&self, id: ConversationId, staff: &StaffId, now: i64) -> Result<bool>;
     /// Appends messages without changing the conversation's state; the rows as stored.
-    async fn append(&self, id: ConversationId, messages: &[NewMessage], now: i64) -> Result<Vec<Message>>;
+    async fn append(
+        &self,
+        id: ConversationId,
+        messages: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<Message>>;
     /// Waiting and claimed conversations, longest waiting first.
     async fn queue(&self) -> Result<Vec<QueueItem>>;
     /// Conversations closed since `since`, newest first.

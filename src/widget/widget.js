@@ -86,7 +86,7 @@
     "header button{background:#fff;color:var(--c);border-color:#fff;padding:.25rem .6rem}" +
     ".notice{margin:0;padding:.5rem .75rem;background:#eef3f8;font-size:.875rem;border-bottom:1px solid #c8c8c8}" +
     ".notice a{color:#00406f}" +
-    ".log{flex:1;overflow-y:auto;margin:0;padding:.75rem;list-style:none}" +
+    ".log{flex:1;overflow-y:auto;margin:0;padding:.75rem}.msgs{list-style:none;margin:0;padding:0}" +
     ".m{margin:.4rem 0;max-width:88%;padding:.45rem .65rem;border-radius:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}" +
     ".m .who{display:block;font-size:.8rem;font-weight:700;color:#3d3d3d}" +
     ".citizen{margin-left:auto;background:#e3ecf5}.bot{background:#f2f2f2}.staff{background:#fff;border:2px solid var(--c)}" +
@@ -96,7 +96,7 @@
     ".status{margin:0;padding:0 .75rem;font-size:.875rem;color:#1a1a1a}.status:empty{display:none}.status p{margin:.35rem 0}" +
     "form{display:flex;gap:.5rem;padding:.6rem .75rem;border-top:1px solid #c8c8c8}" +
     "form label{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
-    "textarea{flex:1;font:inherit;resize:none;padding:.4rem;border:1px solid #6b6b6b;border-radius:.35rem;min-height:2.6rem;max-height:8rem}" +
+    "textarea{flex:1;font:inherit;resize:none;padding:.4rem;border:1px solid #6b6b6b;border-radius:.35rem;min-height:3.2rem;max-height:8rem}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     "@media (prefers-reduced-motion:no-preference){.panel{transition:opacity .15s}}" +
     "@media (max-width:30rem){.rw{bottom:0;" + cfg.position + ":0}.panel{width:100vw;height:100vh;border-radius:0}}";
@@ -108,9 +108,11 @@
   var person = el("button", { type: "button", class: "ghost", text: T.person });
   var notice = el("p", { class: "notice" }, [document.createTextNode(T.notice + " ")]);
   if (cfg.privacy) { notice.appendChild(el("a", { href: cfg.privacy, target: "_blank", rel: "noopener", text: T.privacy })); }
-  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" });
+  // The live region is a plain box around the list: a list keeps its list semantics.
+  var list = el("ol", { class: "msgs" });
+  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" }, [list]);
   var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-  var input = el("textarea", { id: "rw-input", rows: "1", placeholder: T.placeholder, maxlength: "4000" });
+  var input = el("textarea", { id: "rw-input", rows: "2", placeholder: T.placeholder, maxlength: "4000" });
   var send = el("button", { type: "submit", text: T.send });
   var form = el("form", {}, [el("label", { for: "rw-input", text: T.label }), input, send]);
   var panel = el("section", { class: "panel", id: "rw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId, hidden: "" }, [
@@ -152,6 +154,16 @@
     return T.bot;
   }
 
+  // The reply's text ends with its links written out for plain channels ("Quelle: https://…");
+  // here they are buttons below it, so those lines go.
+  function shown(m, entries) {
+    if (m.outcome !== "answer" || !entries[0]) { return m.text; }
+    var urls = [entries[0].source, entries[0].booking].filter(Boolean);
+    return m.text.split("\n").filter(function (line) {
+      return !urls.some(function (u) { return /^[^:]{1,40}:\s*https?:\/\//.test(line) && line.trim().slice(-u.length) === u; });
+    }).join("\n").replace(/\s+$/, "");
+  }
+
   function render(m) {
     if (m.author === "system" || m.author === "note") { return; }
     if (seen[m.seq]) { return; }
@@ -163,8 +175,8 @@
       if (pending) { pending.removeAttribute("data-pending"); return; }
     }
     if (m.author === "staff") { status.textContent = ""; }
-    var li = el("li", { class: "m " + m.author }, [el("span", { class: "who", text: who(m) }), document.createTextNode(m.text)]);
     var entries = m.entries || [];
+    var li = el("li", { class: "m " + m.author }, [el("span", { class: "who", text: who(m) }), document.createTextNode(shown(m, entries))]);
     if (m.outcome === "answer" && entries[0]) {
       var links = el("span", { class: "links" });
       if (entries[0].source) { links.appendChild(el("a", { href: entries[0].source, target: "_blank", rel: "noopener", text: T.source + ": " + entries[0].name })); }
@@ -180,7 +192,7 @@
       });
       li.appendChild(box);
     }
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -274,7 +286,7 @@
     var li = el("li", { class: "m citizen", "data-pending": text }, [el("span", { class: "who", text: T.you }), document.createTextNode(text)]);
     var st = el("span", { class: "st", text: T.sending });
     li.appendChild(st);
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
     var body = { text: text, lang: cfg.lang };
     if (choice) { body.choice = choice; }

@@ -10,7 +10,62 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's SQLite database, for looking at what it kept.
     pub database: PathBuf,
+    pub conversations: rathaus::conversations::Conversations,
+    settings: Settings,
+    server: Server,
     _dir: tempfile::TempDir,
+}
+
+/// Rathaus on a thread and runtime of its own: stopping it ends every task it started and
+/// drops every open connection, as a crash would.
+struct Server {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    async fn start(settings: Settings) -> (Server, u16, rathaus::conversations::Conversations) {
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let app = Application::build(settings).await.expect("app builds");
+                let _ = ready_tx.send((app.port(), app.conversations().clone()));
+                tokio::select! {
+                    _ = app.run_until_stopped() => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        let (port, conversations) = ready.await.expect("the server starts");
+        let server = Server {
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        (server, port, conversations)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 pub fn repo() -> PathBuf {
@@ -49,18 +104,32 @@ async fn spawn(
         retention: None,
         embedder,
     };
-    let app = Application::build(settings).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let (server, port, conversations) = Server::start(settings.clone()).await;
     TestApp {
-        address,
+        address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         database: db,
+        conversations,
+        // A restart comes back on the same port.
+        settings: Settings {
+            listen: format!("127.0.0.1:{port}"),
+            ..settings
+        },
+        server,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Stops the server as a crash would (every open connection drops) and starts a new one
+    /// on the same port and database.
+    pub async fn restart(&mut self) {
+        self.server.stop().await;
+        let (server, _, conversations) = Server::start(self.settings.clone()).await;
+        self.server = server;
+        self.conversations = conversations;
+    }
+
     pub async fn answer(&self, q: &str) -> Value {
         let r = self
             .client

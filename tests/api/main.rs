@@ -7,6 +7,7 @@ mod console;
 mod conversations;
 mod helpers;
 mod import;
+mod outbox;
 mod phone;
 mod semantic;
 mod store;

@@ -130,8 +130,6 @@ async fn suite(store: Arc<dyn Store>) {
         Err(rathaus::store::StoreError::NotFound)
     ));
 
-    console(store.as_ref()).await;
-
     // Unanswered questions.
     store
         .record_unanswered("Wo ist der [TELEFON]?", "de", 40)
@@ -166,6 +164,10 @@ async fn suite(store: Arc<dyn Store>) {
     assert!(store.delete_conversation(id).await.unwrap());
     assert!(!store.delete_conversation(id).await.unwrap());
     assert!(store.transcript(id).await.unwrap().is_empty());
+
+    // The console's and the outbox's parts, on an empty conversation table.
+    console(store.as_ref()).await;
+    outbox(store.as_ref()).await;
 }
 
 /// Staff, sessions, throttling, the handoff queue and canned replies.
@@ -200,28 +202,46 @@ async fn console(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!((found, hash.as_str()), (anna.clone(), "hash-a"));
-    assert_eq!(store.staff_list().await.unwrap(), vec![anna.clone(), bernd.clone()]);
+    assert_eq!(
+        store.staff_list().await.unwrap(),
+        vec![anna.clone(), bernd.clone()]
+    );
 
-    store.create_session("d1", &anna.id, "csrf1", 100).await.unwrap();
+    store
+        .create_session("d1", &anna.id, "csrf1", 100)
+        .await
+        .unwrap();
     let s = store.session("d1").await.unwrap().unwrap();
-    assert_eq!((s.staff.id.clone(), s.csrf.as_str(), s.seen_at), (anna.id.clone(), "csrf1", 100));
+    assert_eq!(
+        (s.staff.id.clone(), s.csrf.as_str(), s.seen_at),
+        (anna.id.clone(), "csrf1", 100)
+    );
     store.touch_session("d1", 150).await.unwrap();
     assert_eq!(store.session("d1").await.unwrap().unwrap().seen_at, 150);
     assert_eq!(store.delete_sessions_before(120).await.unwrap(), 0);
     // A new password and a disabled account end sessions.
     store.set_password(&anna.id, "hash-a2").await.unwrap();
     assert!(store.session("d1").await.unwrap().is_none());
-    store.create_session("d2", &anna.id, "csrf2", 200).await.unwrap();
+    store
+        .create_session("d2", &anna.id, "csrf2", 200)
+        .await
+        .unwrap();
     store.set_staff_active(&anna.id, false).await.unwrap();
     assert!(store.session("d2").await.unwrap().is_none());
     store.set_staff_active(&anna.id, true).await.unwrap();
-    store.create_session("d3", &anna.id, "csrf3", 300).await.unwrap();
+    store
+        .create_session("d3", &anna.id, "csrf3", 300)
+        .await
+        .unwrap();
     store.delete_session("d3").await.unwrap();
     assert!(store.session("d3").await.unwrap().is_none());
 
     store.record_login_failure("account:x", 10).await.unwrap();
     store.record_login_failure("account:x", 20).await.unwrap();
-    assert_eq!(store.login_failures_since("account:x", 15).await.unwrap(), 1);
+    assert_eq!(
+        store.login_failures_since("account:x", 15).await.unwrap(),
+        1
+    );
     store.clear_login_failures("account:x").await.unwrap();
     assert_eq!(store.login_failures_since("account:x", 0).await.unwrap(), 0);
 
@@ -241,22 +261,46 @@ async fn console(store: &dyn Store) {
         };
         store.create_conversation(&c).await.unwrap();
         store
-            .append(c.id, &[NewMessage::citizen(Channel::Telegram, format!("Frage {at}"))], at)
+            .append(
+                c.id,
+                &[NewMessage::citizen(
+                    Channel::Telegram,
+                    format!("Frage {at}"),
+                )],
+                at,
+            )
             .await
             .unwrap();
-        assert!(store.hand_over(c.id, HandoffReason::Complaint, at).await.unwrap());
-        assert!(!store.hand_over(c.id, HandoffReason::Requested, at).await.unwrap(), "already waiting");
+        assert!(
+            store
+                .hand_over(c.id, HandoffReason::Complaint, at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .hand_over(c.id, HandoffReason::Requested, at)
+                .await
+                .unwrap(),
+            "already waiting"
+        );
         ids.push(c.id);
     }
     let (first, second) = (ids[0], ids[1]);
     assert_eq!(store.waiting_before(first).await.unwrap(), Some(0));
     assert_eq!(store.waiting_before(second).await.unwrap(), Some(1));
     let queue = store.queue().await.unwrap();
-    assert_eq!(queue.iter().map(|q| q.id).collect::<Vec<_>>(), [first, second]);
+    assert_eq!(
+        queue.iter().map(|q| q.id).collect::<Vec<_>>(),
+        [first, second]
+    );
     assert_eq!(queue[0].reason, Some(HandoffReason::Complaint));
     assert_eq!(queue[0].last_message.as_deref(), Some("Frage 1000"));
     let c = store.conversation(first).await.unwrap().unwrap();
-    assert_eq!(c.handoff.map(|h| (h.reason, h.at)), Some((HandoffReason::Complaint, 1000)));
+    assert_eq!(
+        c.handoff.map(|h| (h.reason, h.at)),
+        Some((HandoffReason::Complaint, 1000))
+    );
 
     // One claim wins.
     assert!(store.claim(first, &anna.id, 1600).await.unwrap());
@@ -265,11 +309,20 @@ async fn console(store: &dyn Store) {
     assert_eq!(store.waiting_before(second).await.unwrap(), Some(0));
     assert_eq!(store.recent_waits(0, 10).await.unwrap(), [600]);
     let c = store.conversation(first).await.unwrap().unwrap();
-    assert_eq!((c.state, c.assignee), (ConversationState::Claimed, Some(anna.id.clone())));
-    assert_eq!(store.queue().await.unwrap()[0].assignee_name.as_deref(), Some("Anna"));
+    assert_eq!(
+        (c.state, c.assignee),
+        (ConversationState::Claimed, Some(anna.id.clone()))
+    );
+    assert_eq!(
+        store.queue().await.unwrap()[0].assignee_name.as_deref(),
+        Some("Anna")
+    );
     assert!(store.reassign(first, Some(&bernd.id), 1800).await.unwrap());
     assert!(store.reassign(first, None, 1900).await.unwrap());
-    assert_eq!(store.conversation(first).await.unwrap().unwrap().state, ConversationState::Waiting);
+    assert_eq!(
+        store.conversation(first).await.unwrap().unwrap().state,
+        ConversationState::Waiting
+    );
 
     // Close and reopen.
     assert!(store.close(first, "resolved", 2500).await.unwrap());
@@ -278,7 +331,10 @@ async fn console(store: &dyn Store) {
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].closed_outcome.as_deref(), Some("resolved"));
     assert!(store.reopen(first, &bernd.id, 2600).await.unwrap());
-    assert!(!store.reopen(second, &bernd.id, 2600).await.unwrap(), "only closed ones reopen");
+    assert!(
+        !store.reopen(second, &bernd.id, 2600).await.unwrap(),
+        "only closed ones reopen"
+    );
     let note = NewMessage {
         author: Author::Note,
         author_name: Some("Bernd".into()),
@@ -287,7 +343,10 @@ async fn console(store: &dyn Store) {
     let added = store.append(first, &[note], 2700).await.unwrap();
     assert_eq!(added[0].seq, 2);
     let t = store.transcript(first).await.unwrap();
-    assert_eq!((t[1].author, t[1].author_name.as_deref()), (Author::Note, Some("Bernd")));
+    assert_eq!(
+        (t[1].author, t[1].author_name.as_deref()),
+        (Author::Note, Some("Bernd"))
+    );
     assert!(matches!(
         store.append(ConversationId::new(), &[], 1).await,
         Err(StoreError::NotFound)
@@ -301,7 +360,13 @@ async fn console(store: &dyn Store) {
     };
     store.put_canned_reply(&greeting, 1).await.unwrap();
     store
-        .put_canned_reply(&CannedReply { body: "Guten Tag!".into(), ..greeting.clone() }, 2)
+        .put_canned_reply(
+            &CannedReply {
+                body: "Guten Tag!".into(),
+                ..greeting.clone()
+            },
+            2,
+        )
         .await
         .unwrap();
     assert_eq!(store.canned_replies().await.unwrap()[0].body, "Guten Tag!");
@@ -310,6 +375,125 @@ async fn console(store: &dyn Store) {
     for id in ids {
         store.delete_conversation(id).await.unwrap();
     }
+}
+
+/// The outbox of staff replies: only staff messages of the asked channel, oldest first,
+/// leased while taken, retried when due, never taken again once sent or given up.
+async fn outbox(store: &dyn Store) {
+    let conversation = |channel| Conversation {
+        id: ConversationId::new(),
+        channel,
+        token_digest: "d".into(),
+        state: ConversationState::Claimed,
+        context: Context::default(),
+        handoff: None,
+        assignee: None,
+        created_at: 1,
+        updated_at: 1,
+    };
+    let staff = |channel, text: &str| NewMessage {
+        author: Author::Staff,
+        author_name: Some("Anna".into()),
+        ..NewMessage::citizen(channel, text)
+    };
+    let (mail, chat) = (
+        conversation(Channel::Email),
+        conversation(Channel::Telegram),
+    );
+    store.create_conversation(&mail).await.unwrap();
+    store.create_conversation(&chat).await.unwrap();
+    store
+        .append(
+            mail.id,
+            &[
+                NewMessage::citizen(Channel::Email, "Hallo"),
+                staff(Channel::Email, "erste"),
+            ],
+            10,
+        )
+        .await
+        .unwrap();
+    store
+        .append(chat.id, &[staff(Channel::Telegram, "chat")], 11)
+        .await
+        .unwrap();
+    store
+        .append(mail.id, &[staff(Channel::Email, "zweite")], 12)
+        .await
+        .unwrap();
+
+    let taken = store
+        .take_deliveries(Channel::Email, 100, 200, 10)
+        .await
+        .unwrap();
+    let texts: Vec<_> = taken.iter().map(|d| d.message.text.as_str()).collect();
+    assert_eq!(texts, ["erste", "zweite"]);
+    assert!(
+        taken
+            .iter()
+            .all(|d| d.conversation == mail.id && d.attempts == 1)
+    );
+    assert_eq!(taken[0].message.author_name.as_deref(), Some("Anna"));
+    // Leased: nobody takes them again before the lease ends.
+    assert!(
+        store
+            .take_deliveries(Channel::Email, 150, 300, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (first, second) = (&taken[0].message, &taken[1].message);
+    assert!(store.delivery_sent(mail.id, first.seq, 160).await.unwrap());
+    assert!(
+        store
+            .delivery_failed(mail.id, second.seq, "busy", Some(500))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_deliveries(Channel::Email, 400, 600, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .take_deliveries(Channel::Email, 500, 700, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].message.seq, again[0].attempts), (second.seq, 2));
+    assert!(
+        store
+            .delivery_failed(mail.id, second.seq, "gone", None)
+            .await
+            .unwrap()
+    );
+    // Given up: stays given up, and is never taken again.
+    assert!(
+        !store
+            .delivery_failed(mail.id, second.seq, "x", Some(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_deliveries(Channel::Email, i64::MAX - 1, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A batch limit, and the other channel's reply untouched until asked for.
+    let chat_taken = store
+        .take_deliveries(Channel::Telegram, 1_000, 2_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(chat_taken.len(), 1);
+    assert_eq!(chat_taken[0].message.text, "chat");
+    store.delete_conversation(mail.id).await.unwrap();
+    store.delete_conversation(chat.id).await.unwrap();
 }
 
 #[tokio::test]
