@@ -71,7 +71,10 @@ impl Application {
             let phone = crate::channels::phone::Phone::start(conversations.clone(), phone).await;
             channels = channels.merge(phone.router());
         }
-        let router = http::router(http::state(conversations.clone(), settings.console), channels);
+        let router = http::router(
+            http::state(conversations.clone(), settings.console),
+            channels,
+        );
         let listener = TcpListener::bind(&settings.listen).await?;
         Ok(Application {
             listener,

@@ -139,9 +139,11 @@ enum Phone {
         /// Longest recording accepted, in seconds.
         #[arg(long, default_value_t = 120)]
         max_seconds: u32,
+        /// Transcribe without the prompt of the catalogue's service names (to compare).
+        #[arg(long)]
+        no_prompt: bool,
     },
 }
-
 
 #[derive(Subcommand)]
 enum Import {
@@ -204,6 +206,7 @@ fn transcribe(
     model: &std::path::Path,
     threads: usize,
     max_seconds: u32,
+    prompt: bool,
 ) -> anyhow::Result<()> {
     use rathaus::channels::phone::{audio, speech, spoken};
     let model = match model.strip_prefix("~") {
@@ -213,7 +216,12 @@ fn transcribe(
         Err(_) => model.to_path_buf(),
     };
     let prompts = speech::Prompts::from_catalogue(&dialogue.knowledge().catalogue);
-    let transcriber = speech::Transcriber::load(&model, threads, 1)?.with_prompts(prompts);
+    let transcriber = speech::Transcriber::load(&model, threads, 1)?;
+    let transcriber = if prompt {
+        transcriber.with_prompts(prompts)
+    } else {
+        transcriber
+    };
     let mut failed = 0;
     for file in files {
         let encoding = audio::Encoding::for_file_name(file);
@@ -360,10 +368,19 @@ async fn main() -> anyhow::Result<()> {
             model,
             threads,
             max_seconds,
+            no_prompt,
         }) => {
             let lang = lang.parse().map_err(anyhow::Error::msg)?;
             let dialogue = dialogue(&cli.database, None).await?;
-            transcribe(&dialogue, &files, lang, &model, threads, max_seconds)?;
+            transcribe(
+                &dialogue,
+                &files,
+                lang,
+                &model,
+                threads,
+                max_seconds,
+                !no_prompt,
+            )?;
         }
         Command::Import(import) => {
             let store = store::open(&cli.database).await?;

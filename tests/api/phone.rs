@@ -281,45 +281,49 @@ async fn without_a_model_audio_gets_speech_unavailable_and_transcripts_still_wor
 #[tokio::test]
 async fn synthetic_speech_at_telephony_rates_reaches_the_right_entry() {
     let phone = spawn_phone(None).await;
-    // (language, text, espeak-ng voice, what sox makes of it, Content-Type, entry).
-    // German at 16 kHz (wideband telephony, G.722): espeak-ng's German depends on the
-    // fricatives above 4 kHz that narrowband telephony cuts off, and Whisper base does not
+    // (language, text, espeak-ng voice and words a minute, what sox makes of it, Content-Type,
+    // the entry, the outcomes that reach it: an answer, or the entry offered first).
+    // German at 16 kHz (wideband telephony, G.722): espeak-ng's German carries its
+    // fricatives above 4 kHz, which narrowband telephony cuts off, and Whisper base does not
     // recognise it at 8 kHz (see the README); English is recognised at 8 kHz µ-law.
     let cases = [
         (
             "de",
             "Ich habe meinen Führerschein verloren.",
-            "de",
+            ("de", 140),
             vec![
                 "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "wav",
             ],
             "audio/wav",
             "fuehrerschein-verlust",
+            &["answer"][..],
         ),
         (
             "de",
-            "Ich möchte einen Reisepass beantragen.",
-            "de",
+            "Wo kann ich meinen Hund anmelden?",
+            ("de+m1", 130),
             vec![
                 "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-B", "-t", "raw",
             ],
             "audio/L16;rate=16000",
-            "reisepass",
+            "hund-anmelden",
+            &["answer", "clarify"][..],
         ),
         (
             "en",
             "How much does a new passport cost?",
-            "en-us",
+            ("en-us", 140),
             vec!["-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw"],
             "audio/PCMU",
             "reisepass",
+            &["answer"][..],
         ),
     ];
-    for (lang, text, voice, sox, content_type, expected) in cases {
+    for (lang, text, (voice, wpm), sox, content_type, expected, outcomes) in cases {
         let call = phone
             .start(json!({ "caller": "+4930123456", "lang": lang }))
             .await;
-        let audio = speech(text, voice, 140, &sox);
+        let audio = speech(text, voice, wpm, &sox);
         let (status, reply) = phone.send(&call, content_type, audio).await;
         assert_eq!(status, 200, "{text}: {reply}");
         let heard = reply["transcript"]["text"].as_str().unwrap();
@@ -327,8 +331,9 @@ async fn synthetic_speech_at_telephony_rates_reaches_the_right_entry() {
             "{lang} {content_type}: said {text:?}, heard {heard:?}, outcome {}",
             reply["outcome"]
         );
-        assert_eq!(
-            reply["outcome"], "answer",
+        let outcome = reply["outcome"].as_str().unwrap();
+        assert!(
+            outcomes.contains(&outcome),
             "{text} heard as {heard:?}: {reply}"
         );
         assert_eq!(entry_ids(&reply)[0], expected, "{text} heard as {heard:?}");
