@@ -149,9 +149,13 @@ impl Transcriber {
             .context
             .create_state()
             .map_err(|e| SpeechError::Failed(e.to_string()))?;
-        // Greedy decoding: beam search costs several times the time for little gain on
-        // short questions; the temperature fallback still retries a failed decode.
+        // Greedy decoding, once: beam search and the temperature fallback (up to five more
+        // decodes of audio that decoded badly) cost several times the time for little gain
+        // on a short question, and a caller waits on the line; what was not understood is
+        // asked again.
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_temperature(0.0);
+        params.set_temperature_inc(0.0);
         params.set_n_threads(self.threads as i32);
         params.set_language(Some(lang.code()));
         params.set_translate(false);
