@@ -114,7 +114,7 @@ impl std::fmt::Debug for CallerNumber {
 // ---- settings ----
 
 /// The phone channel's settings: `channels/phone.toml`, the model path from
-/// `RATHAUS_WHISPER_MODEL` when set, the telephony system's token from
+/// `RATHAUS_WHISPER_MODEL` when the file names none, the telephony system's token from
 /// `RATHAUS_PHONE_TOKEN` or a file named in `token_file`.
 #[derive(Clone)]
 pub struct PhoneSettings {
@@ -168,7 +168,8 @@ fn resolve(path: &Path, base: &Path) -> PathBuf {
 }
 
 impl PhoneSettings {
-    /// The settings in `dir/phone.toml`; `None` (the channel is off) without that file.
+    /// The settings in `dir/phone.toml`; `None` (the channel is off) without that file or
+    /// without the telephony system's token.
     pub fn load(dir: &Path) -> Result<Option<PhoneSettings>, SettingsError> {
         let path = dir.join("phone.toml");
         let text = match std::fs::read_to_string(&path) {
@@ -185,14 +186,12 @@ impl PhoneSettings {
             path: path.clone(),
             cause: e.to_string(),
         })?;
-        let model = match std::env::var_os(MODEL_ENV) {
-            Some(m) if !m.is_empty() => PathBuf::from(m),
-            _ => resolve(
-                file.model
-                    .as_deref()
-                    .unwrap_or(Path::new("~/.cache/rathaus/ggml-base.bin")),
-                dir,
-            ),
+        // The file names the model where the operator fixed one; otherwise the environment
+        // or the place tools/whisper-model.sh writes to.
+        let model = match (&file.model, std::env::var_os(MODEL_ENV)) {
+            (Some(m), _) => resolve(m, dir),
+            (None, Some(m)) if !m.is_empty() => PathBuf::from(m),
+            (None, _) => resolve(Path::new("~/.cache/rathaus/ggml-base.bin"), dir),
         };
         let token = match std::env::var(TOKEN_ENV) {
             Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -210,6 +209,13 @@ impl PhoneSettings {
                 None => String::new(),
             },
         };
+        if token.is_empty() {
+            // The shipped phone.toml is a template: without a token nobody can call the API.
+            tracing::warn!(
+                "phone channel off: set {TOKEN_ENV} (or token_file in phone.toml) to switch it on"
+            );
+            return Ok(None);
+        }
         if token.len() < 16 {
             return Err(SettingsError::Invalid(format!(
                 "the phone channel needs the telephony system's token (16 characters or more) in {TOKEN_ENV} or in the file named by token_file"
