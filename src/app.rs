@@ -85,7 +85,17 @@ impl Application {
             Some(Err(e)) => return Err(e.into()),
             _ => None,
         };
-        let mut router = http::router(http::state(conversations.clone(), settings.console));
+        let mut channels = axum::Router::new();
+        if let Some(dir) = settings.channels.as_deref()
+            && let Some(phone) = crate::channels::phone::PhoneSettings::load(dir)?
+        {
+            let phone = crate::channels::phone::Phone::start(conversations.clone(), phone).await;
+            channels = channels.merge(phone.router());
+        }
+        let mut router = http::router(
+            http::state(conversations.clone(), settings.console),
+            channels,
+        );
         if let Some(t) = &telegram {
             router = router.merge(t.router());
         }

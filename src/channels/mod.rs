@@ -5,4 +5,5 @@
 
 pub mod email;
 pub mod outbox;
+pub mod phone;
 pub mod telegram;

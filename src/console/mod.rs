@@ -95,6 +95,7 @@ fn conflict_text(why: &str) -> String {
             "Eine Kollegin oder ein Kollege bearbeitet dieses Gespräch; nur sie oder er kann es abschließen.".into()
         }
         "this conversation is not open" => "Dieses Gespräch ist nicht offen.".into(),
+        "no callback is open for this call" => "Für diesen Anruf ist kein Rückruf offen.".into(),
         "only a closed handoff can be reopened" => {
             "Nur ein abgeschlossenes Gespräch kann wieder geöffnet werden.".into()
         }
@@ -150,6 +151,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/conversations/{id}/reopen", post(reopen))
         .route("/console/conversations/{id}/reply", post(reply))
         .route("/console/conversations/{id}/note", post(note))
+        .route("/console/conversations/{id}/called-back", post(called_back))
         .route("/console/conversations/{id}/typing", post(typing))
         .route("/console/canned", get(canned_page).post(save_canned))
         .route("/console/canned/{id}/delete", post(delete_canned))
@@ -530,6 +532,20 @@ async fn note(
     let id = conversation_id(&id)?;
     let text = text_field(&form.text)?;
     state.conversations.note(id, me.staff(), &text).await?;
+    Ok(back_to(id))
+}
+
+/// A phone caller was called back: the note goes into the transcript and the handoff closes.
+async fn called_back(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, ConsoleError> {
+    me.check_csrf(&form.csrf)?;
+    let id = conversation_id(&id)?;
+    let text = text_field(&form.text)?;
+    crate::channels::phone::called_back(&state.conversations, id, me.staff(), &text).await?;
     Ok(back_to(id))
 }
 

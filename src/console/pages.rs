@@ -239,6 +239,8 @@ pub struct ConversationPage<'a> {
     pub mine: bool,
     pub closable: bool,
     pub reopenable: bool,
+    /// A phone caller waits for a callback that this agent may record.
+    pub callback: bool,
     pub messages: Vec<MessageView>,
     pub colleagues: Vec<Colleague>,
     pub canned: Vec<CannedReply>,
@@ -293,6 +295,8 @@ impl<'a> ConversationPage<'a> {
             closable: c.state == ConversationState::Waiting || mine,
             reopenable: c.handoff.is_some()
                 && matches!(c.state, ConversationState::Closed | ConversationState::Bot),
+            callback: (c.state == ConversationState::Waiting || mine)
+                && crate::channels::phone::callback_open(&state.conversations, id).await?,
             messages: MessageView::all(state, id).await?,
             colleagues,
             canned: store.canned_replies().await?,

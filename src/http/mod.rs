@@ -78,8 +78,9 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// All routes: the citizens' API, the widget, the staff console, health and metrics.
-pub fn router(state: AppState) -> Router {
+/// All routes: the citizens' API, the channels' own routes, the widget, the staff console,
+/// health and metrics.
+pub fn router(state: AppState, channels: Router<AppState>) -> Router {
     // The API is called from city pages on other origins; it uses bearer tokens, never
     // cookies, so any origin may call it.
     let cors = tower_http::cors::CorsLayer::new()
@@ -109,17 +110,18 @@ pub fn router(state: AppState) -> Router {
             get(live::conversation_events),
         )
         .route("/api/openapi.json", get(openapi))
+        .layer(middleware::from_fn(refuse_oversized))
         .layer(cors);
     Router::new()
         .merge(api)
-        .merge(crate::console::router())
+        .merge(channels)
+        .merge(crate::console::router().layer(middleware::from_fn(refuse_oversized)))
         .merge(crate::widget::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(refuse_oversized))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {

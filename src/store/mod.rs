@@ -305,7 +305,15 @@ pub struct Unanswered {
 }
 
 #[async_trait]
-pub trait Store: ConsoleStore + OutboxStore + TelegramStore + EmailStore + Send + Sync {
+pub trait Store:
+    ConsoleStore
+    + OutboxStore
+    + TelegramStore
+    + EmailStore
+    + crate::channels::phone::PhoneStore
+    + Send
+    + Sync
+{
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;

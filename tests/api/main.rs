@@ -10,6 +10,7 @@ mod helpers;
 mod import;
 mod mail_servers;
 mod outbox;
+mod phone;
 mod semantic;
 mod store;
 mod telegram;

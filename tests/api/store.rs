@@ -165,11 +165,83 @@ async fn suite(store: Arc<dyn Store>) {
     assert!(!store.delete_conversation(id).await.unwrap());
     assert!(store.transcript(id).await.unwrap().is_empty());
 
-    // The console's, the outbox's and the Telegram channel's parts, on an empty
-    // conversation table.
+    // The console's, the outbox's and the channels' parts, on an empty conversation table.
     console(store.as_ref()).await;
     outbox(store.as_ref()).await;
     crate::telegram::store_suite(store.as_ref()).await;
+    phone(store.as_ref()).await;
+}
+
+/// A call's row: the caller's number, the callback once, the called-back record once, and
+/// gone with its conversation.
+async fn phone(store: &dyn Store) {
+    use rathaus::channels::phone::Call;
+    let id = ConversationId::new();
+    store
+        .create_conversation(&Conversation {
+            id,
+            channel: Channel::Phone,
+            token_digest: "digest".into(),
+            state: ConversationState::Bot,
+            context: Context::default(),
+            handoff: None,
+            assignee: None,
+            created_at: 1,
+            updated_at: 1,
+        })
+        .await
+        .unwrap();
+    let call = Call {
+        conversation: id,
+        caller: Some("+49 170 1234567".parse().unwrap()),
+        lang: rathaus::language::Lang::De,
+        started_at: 1,
+        ended_at: None,
+        callback_at: None,
+        called_back: None,
+    };
+    store.start_call(&call).await.unwrap();
+    assert_eq!(store.call(id).await.unwrap().as_ref(), Some(&call));
+    let agent = StaffId::new();
+    assert!(
+        !store
+            .mark_called_back(id, &agent, "zu früh", 2)
+            .await
+            .unwrap()
+    );
+    assert!(store.request_callback(id, 3).await.unwrap());
+    assert!(
+        !store.request_callback(id, 4).await.unwrap(),
+        "once per handoff"
+    );
+    assert!(store.end_call(id, 5).await.unwrap());
+    assert!(!store.end_call(id, 6).await.unwrap());
+    assert!(
+        store
+            .mark_called_back(id, &agent, "erledigt", 7)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_called_back(id, &agent, "noch einmal", 8)
+            .await
+            .unwrap()
+    );
+    let stored = store.call(id).await.unwrap().unwrap();
+    assert_eq!(stored.caller.unwrap().as_str(), "+491701234567");
+    assert_eq!((stored.callback_at, stored.ended_at), (Some(3), Some(5)));
+    let done = stored.called_back.unwrap();
+    assert_eq!(
+        (done.at, done.by, done.note.as_str()),
+        (7, agent, "erledigt")
+    );
+    assert!(store.delete_conversation(id).await.unwrap());
+    assert_eq!(
+        store.call(id).await.unwrap(),
+        None,
+        "deleted with its conversation"
+    );
 }
 
 /// Staff, sessions, throttling, the handoff queue and canned replies.

@@ -1,0 +1,851 @@
+//! The phone channel. The city's telephony system (Asterisk, a voicemail box) starts a call,
+//! sends what the caller said — audio, or a transcript it made itself — and speaks the reply
+//! with its own text-to-speech. Rathaus transcribes with Whisper, answers from the catalogue
+//! in a spoken style, and on handoff puts a callback request with the transcript in the
+//! staff queue. The caller's number is kept for that callback only and never logged in full.
+
+pub mod audio;
+pub mod speech;
+pub mod spoken;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::Path as UrlPath;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::conversations::{ConversationError, Conversations, now_ms};
+use crate::dialogue::{EntryRef, Inbound, Outcome};
+use crate::http::{AppState, MAX_MESSAGE_CHARS};
+use crate::language::Lang;
+use crate::store::{
+    Author, Channel, ConversationId, ConversationState, NewMessage, Staff, StoreError,
+};
+
+use self::audio::{AudioError, Encoding};
+use self::speech::{Prompts, SpeechError, Transcriber, Transcript};
+use self::spoken::Style;
+pub use self::store::{Call, CalledBack, PhoneStore};
+
+/// Environment variables that override `channels/phone.toml`.
+pub const MODEL_ENV: &str = "RATHAUS_WHISPER_MODEL";
+pub const TOKEN_ENV: &str = "RATHAUS_PHONE_TOKEN";
+
+// ---- caller numbers ----
+
+/// A caller's telephone number as the telephony system reports it: an optional `+` and 3 to
+/// 20 digits; spaces, dashes, slashes, dots and brackets are dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallerNumber(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a telephone number (an optional + and 3 to 20 digits)")]
+pub struct InvalidCallerNumber;
+
+impl std::str::FromStr for CallerNumber {
+    type Err = InvalidCallerNumber;
+    fn from_str(s: &str) -> Result<Self, InvalidCallerNumber> {
+        let s = s.trim();
+        let (plus, rest) = match s.strip_prefix('+') {
+            Some(r) => ("+", r),
+            None => ("", s),
+        };
+        let mut digits = String::new();
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '/' | '.' | '(' | ')' => {}
+                _ => return Err(InvalidCallerNumber),
+            }
+        }
+        if !(3..=20).contains(&digits.len()) {
+            return Err(InvalidCallerNumber);
+        }
+        Ok(CallerNumber(format!("{plus}{digits}")))
+    }
+}
+
+impl CallerNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: the last two digits only ("…67").
+    pub fn masked(&self) -> String {
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("…{tail}")
+    }
+
+    /// The last digits, as the bot says them to the caller.
+    fn last_digits(&self) -> String {
+        let tail: Vec<char> = self.0.chars().rev().take(2).collect();
+        tail.into_iter()
+            .rev()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Never the whole number, not even in a debug print.
+impl std::fmt::Debug for CallerNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallerNumber({})", self.masked())
+    }
+}
+
+// ---- settings ----
+
+/// The phone channel's settings: `channels/phone.toml`, the model path from
+/// `RATHAUS_WHISPER_MODEL` when the file names none, the telephony system's token from
+/// `RATHAUS_PHONE_TOKEN` or a file named in `token_file`.
+#[derive(Clone)]
+pub struct PhoneSettings {
+    pub model: PathBuf,
+    /// The language of the line when the telephony system does not say.
+    pub language: Lang,
+    /// Cores one transcription uses.
+    pub threads: usize,
+    /// Transcriptions at once.
+    pub parallel: usize,
+    /// Longest utterance accepted, in seconds.
+    pub max_seconds: u32,
+    pub style: Style,
+    pub token: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneFile {
+    model: Option<PathBuf>,
+    language: Option<String>,
+    threads: Option<usize>,
+    parallel: Option<usize>,
+    max_seconds: Option<u32>,
+    max_reply_chars: Option<usize>,
+    link_by: Option<String>,
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{path}: {cause}")]
+    File { path: PathBuf, cause: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// `~/` at the start of a path is the home folder; a relative path is relative to the
+/// channels folder.
+fn resolve(path: &Path, base: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    if path.is_relative() {
+        base.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+impl PhoneSettings {
+    /// The settings in `dir/phone.toml`; `None` (the channel is off) without that file or
+    /// without the telephony system's token.
+    pub fn load(dir: &Path) -> Result<Option<PhoneSettings>, SettingsError> {
+        let path = dir.join("phone.toml");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SettingsError::File {
+                    path,
+                    cause: e.to_string(),
+                });
+            }
+        };
+        let file: PhoneFile = toml::from_str(&text).map_err(|e| SettingsError::File {
+            path: path.clone(),
+            cause: e.to_string(),
+        })?;
+        // The file names the model where the operator fixed one; otherwise the environment
+        // or the place tools/whisper-model.sh writes to.
+        let model = match (&file.model, std::env::var_os(MODEL_ENV)) {
+            (Some(m), _) => resolve(m, dir),
+            (None, Some(m)) if !m.is_empty() => PathBuf::from(m),
+            (None, _) => resolve(Path::new("~/.cache/rathaus/ggml-base.bin"), dir),
+        };
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => match &file.token_file {
+                Some(f) => {
+                    let f = resolve(f, dir);
+                    std::fs::read_to_string(&f)
+                        .map_err(|e| SettingsError::File {
+                            path: f.clone(),
+                            cause: e.to_string(),
+                        })?
+                        .trim()
+                        .to_string()
+                }
+                None => String::new(),
+            },
+        };
+        if token.is_empty() {
+            // The shipped phone.toml is a template: without a token nobody can call the API.
+            tracing::warn!(
+                "phone channel off: set {TOKEN_ENV} (or token_file in phone.toml) to switch it on"
+            );
+            return Ok(None);
+        }
+        if token.len() < 16 {
+            return Err(SettingsError::Invalid(format!(
+                "the phone channel needs the telephony system's token (16 characters or more) in {TOKEN_ENV} or in the file named by token_file"
+            )));
+        }
+        let language = match &file.language {
+            Some(l) => l.parse().map_err(SettingsError::Invalid)?,
+            None => Lang::De,
+        };
+        let max_seconds = file.max_seconds.unwrap_or(30);
+        if !(1..=600).contains(&max_seconds) {
+            return Err(SettingsError::Invalid(
+                "max_seconds must be between 1 and 600".into(),
+            ));
+        }
+        Ok(Some(PhoneSettings {
+            model,
+            language,
+            threads: file.threads.unwrap_or(2).clamp(1, 64),
+            parallel: file.parallel.unwrap_or(1).clamp(1, 64),
+            max_seconds,
+            style: Style {
+                max_chars: file
+                    .max_reply_chars
+                    .unwrap_or(Style::default().max_chars)
+                    .max(80),
+                link_by: file.link_by.filter(|s| !s.trim().is_empty()),
+            },
+            token: SecretString::from(token),
+        }))
+    }
+}
+
+// ---- the channel ----
+
+/// The phone channel, shared by its handlers.
+#[derive(Clone)]
+pub struct Phone {
+    conversations: Conversations,
+    /// `None` when the model could not be loaded: transcripts still work, audio is refused
+    /// with `speech_unavailable`.
+    transcriber: Option<Transcriber>,
+    settings: Arc<PhoneSettings>,
+}
+
+impl Phone {
+    /// Loads the Whisper model (off the async threads) with prompts from the catalogue.
+    pub async fn start(conversations: Conversations, settings: PhoneSettings) -> Phone {
+        let prompts = Prompts::from_catalogue(&conversations.dialogue().knowledge().catalogue);
+        let (model, threads, parallel) =
+            (settings.model.clone(), settings.threads, settings.parallel);
+        let loaded =
+            tokio::task::spawn_blocking(move || Transcriber::load(&model, threads, parallel))
+                .await
+                .unwrap_or_else(|e| Err(SpeechError::Failed(e.to_string())));
+        let transcriber = match loaded {
+            Ok(t) => {
+                tracing::info!(model = %settings.model.display(), threads, "phone: Whisper model loaded");
+                Some(t.with_prompts(prompts))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "phone: speech to text is off; calls with transcripts still work");
+                None
+            }
+        };
+        Phone {
+            conversations,
+            transcriber,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The HTTP routes of the telephony system's API.
+    pub fn router(self) -> Router<AppState> {
+        Router::new()
+            .route("/api/v1/phone/calls", post(start_call))
+            .route("/api/v1/phone/calls/{id}/utterances", post(utterance))
+            .route("/api/v1/phone/calls/{id}/end", post(end_call))
+            .layer(Extension(self))
+    }
+
+    fn check_token(&self, headers: &HeaderMap) -> Result<(), PhoneError> {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(PhoneError::Unauthorized)?;
+        let expected = self.settings.token.expose_secret();
+        if given.as_bytes().ct_eq(expected.as_bytes()).into() {
+            Ok(())
+        } else {
+            Err(PhoneError::Unauthorized)
+        }
+    }
+
+    async fn open_call(&self, id: &str) -> Result<(Call, crate::store::Conversation), PhoneError> {
+        let id: ConversationId = id.parse().map_err(|_| PhoneError::CallNotFound)?;
+        let store = self.conversations.store();
+        let call = store.call(id).await?.ok_or(PhoneError::CallNotFound)?;
+        if call.ended_at.is_some() {
+            return Err(PhoneError::CallEnded);
+        }
+        let conversation = store
+            .conversation(id)
+            .await?
+            .ok_or(PhoneError::CallNotFound)?;
+        Ok((call, conversation))
+    }
+
+    /// One thing the caller said, as text: through the core, a callback on handoff.
+    async fn reply_to(
+        &self,
+        call: &Call,
+        conversation: &crate::store::Conversation,
+        text: &str,
+    ) -> Result<PhoneReply, PhoneError> {
+        let inbound = Inbound {
+            text: text.to_string(),
+            lang: Some(call.lang),
+            choice: None,
+        };
+        let reply = self
+            .conversations
+            .message(conversation, &inbound, Channel::Phone)
+            .await?;
+        let handed_over = reply.outcome == Outcome::Handoff || reply.silent;
+        let mut spoken = if reply.silent {
+            match call.lang {
+                Lang::De => {
+                    "Ihr Anliegen liegt bereits bei einer Mitarbeiterin oder einem Mitarbeiter."
+                        .to_string()
+                }
+                Lang::En => "A member of staff already has your request.".to_string(),
+            }
+        } else {
+            spoken::render(&reply, &self.settings.style)
+        };
+        let mut callback = false;
+        if handed_over {
+            callback = self.request_callback(call, conversation.id).await?;
+            spoken = format!("{spoken} {}", callback_promise(call));
+        } else if reply.offer_handoff {
+            spoken = format!(
+                "{spoken} {}",
+                match call.lang {
+                    Lang::De =>
+                        "Wenn Sie möchten, ruft Sie eine Mitarbeiterin oder ein Mitarbeiter zurück: sagen Sie einfach „Rückruf“.",
+                    Lang::En =>
+                        "If you like, a member of staff will call you back: just say “call me back”.",
+                }
+            );
+        }
+        let links = reply
+            .entries
+            .iter()
+            .take(if reply.outcome == Outcome::Answer {
+                1
+            } else {
+                0
+            })
+            .flat_map(|e| e.booking.iter().chain(e.source.iter()).cloned())
+            .collect();
+        Ok(PhoneReply {
+            transcript: None,
+            outcome: reply.outcome,
+            text: spoken,
+            lang: call.lang,
+            entries: reply.entries,
+            links,
+            callback,
+        })
+    }
+
+    /// Marks the call for a callback and writes for staff whom to call and what the bot
+    /// tried; once per handoff.
+    async fn request_callback(&self, call: &Call, id: ConversationId) -> Result<bool, PhoneError> {
+        let store = self.conversations.store();
+        if !store.request_callback(id, now_ms()).await? {
+            return Ok(false);
+        }
+        let transcript = store.transcript(id).await?;
+        let knowledge = self.conversations.dialogue().knowledge();
+        let tried: Vec<String> = transcript
+            .iter()
+            .filter(|m| m.author == Author::Bot)
+            .filter_map(|m| {
+                let outcome = m.outcome?;
+                let names: Vec<String> = m
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        knowledge
+                            .catalogue
+                            .entries
+                            .iter()
+                            .find(|x| x.id.as_str() == e)
+                            .map_or_else(|| e.clone(), |x| x.name.clone())
+                    })
+                    .collect();
+                Some(match outcome {
+                    Outcome::Answer => format!("Antwort mit „{}“", names.join("“, „")),
+                    Outcome::Clarify => format!("Rückfrage: „{}“", names.join("“ oder „")),
+                    Outcome::DontKnow => "keine passende Leistung gefunden".to_string(),
+                    Outcome::Handoff | Outcome::Smalltalk => return None,
+                })
+            })
+            .collect();
+        let number = call.caller.as_ref().map_or(
+            "Rufnummer unterdrückt: kein Rückruf möglich".to_string(),
+            |c| c.as_str().to_string(),
+        );
+        let tried = if tried.is_empty() {
+            "nichts (direkt weitergegeben)".to_string()
+        } else {
+            tried.join("; ")
+        };
+        let line = format!("Rückruf erbeten: {number}. Der Assistent hat versucht: {tried}.");
+        let c = store
+            .conversation(id)
+            .await?
+            .ok_or(PhoneError::CallNotFound)?;
+        let recorded = store
+            .append(id, &[NewMessage::system(Channel::Phone, line)], now_ms())
+            .await?;
+        self.conversations.announce(&c, recorded, c.state);
+        tracing::info!(call = %id, caller = ?call.caller, "phone: callback requested");
+        Ok(true)
+    }
+
+    async fn transcribe(
+        &self,
+        body: &[u8],
+        content_type: &str,
+        lang: Lang,
+    ) -> Result<Transcript, PhoneError> {
+        let encoding = Encoding::from_media_type(content_type)?;
+        let audio = audio::decode(body, encoding, self.settings.max_seconds)?;
+        let transcriber = self
+            .transcriber
+            .as_ref()
+            .ok_or(PhoneError::SpeechUnavailable)?;
+        let transcript = transcriber
+            .transcribe(audio.samples, lang)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "phone: transcription failed");
+                PhoneError::SpeechUnavailable
+            })?;
+        metrics::histogram!("rathaus_phone_transcription_seconds")
+            .record(transcript.seconds as f64);
+        metrics::histogram!("rathaus_phone_audio_seconds").record(transcript.audio_seconds as f64);
+        Ok(transcript)
+    }
+}
+
+/// What the bot promises when it hands a call over.
+fn callback_promise(call: &Call) -> String {
+    match (&call.caller, call.lang) {
+        (Some(n), Lang::De) => format!("Wir rufen Sie unter Ihrer Nummer mit den Endziffern {} zurück.", n.last_digits()),
+        (Some(n), Lang::En) => format!("We will call you back on your number ending in {}.", n.last_digits()),
+        (None, Lang::De) => "Ihre Nummer ist unterdrückt; bitte rufen Sie während der Öffnungszeiten noch einmal an.".into(),
+        (None, Lang::En) => "Your number is withheld; please call again during opening hours.".into(),
+    }
+}
+
+// ---- HTTP ----
+
+/// The start of a call, from the telephony system.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCall {
+    /// The caller's number; absent when withheld.
+    #[serde(default)]
+    pub caller: Option<String>,
+    /// `de` or `en`: the line's language; the channel's setting when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallStarted {
+    #[schema(value_type = String)]
+    pub id: ConversationId,
+    #[schema(value_type = String)]
+    pub lang: Lang,
+    /// The greeting to speak.
+    pub text: String,
+}
+
+/// A transcript the telephony system made itself.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptUtterance {
+    pub transcript: String,
+}
+
+/// The reply to speak, and what it refers to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PhoneReply {
+    /// What Whisper heard, when audio was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub transcript: Option<Transcript>,
+    pub outcome: Outcome,
+    /// Spoken-style text: no links, prices and times in words.
+    pub text: String,
+    #[schema(value_type = String)]
+    pub lang: Lang,
+    pub entries: Vec<EntryRef>,
+    /// Links the telephony system may send by SMS or e-mail, where the city does that.
+    pub links: Vec<String>,
+    /// True when this reply put the call in the staff queue for a callback.
+    pub callback: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallEnded {
+    pub text: String,
+    /// Whether staff will call back.
+    pub callback: bool,
+}
+
+async fn start_call(
+    Extension(phone): Extension<Phone>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PhoneError> {
+    phone.check_token(&headers)?;
+    let request: StartCall = if body.iter().all(u8::is_ascii_whitespace) {
+        StartCall::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            PhoneError::Invalid(
+                "invalid_json",
+                format!("the request body is not valid JSON for this endpoint: {e}"),
+            )
+        })?
+    };
+    let caller = request
+        .caller
+        .filter(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("anonymous"))
+        .map(|c| c.parse::<CallerNumber>())
+        .transpose()
+        .map_err(|e| PhoneError::Invalid("invalid_caller", e.to_string()))?;
+    let lang = match request.lang {
+        Some(l) => l
+            .parse()
+            .map_err(|e| PhoneError::Invalid("invalid_lang", e))?,
+        None => phone.settings.language,
+    };
+    let started = phone.conversations.start(Channel::Phone).await?;
+    let call = Call {
+        conversation: started.id,
+        caller,
+        lang,
+        started_at: now_ms(),
+        ended_at: None,
+        callback_at: None,
+        called_back: None,
+    };
+    phone.conversations.store().start_call(&call).await?;
+    tracing::info!(call = %call.conversation, caller = ?call.caller, lang = %lang, "phone: call started");
+    let text = match lang {
+        Lang::De => {
+            "Guten Tag, hier ist der automatische Bürgerservice der Stadt. Wie kann ich Ihnen helfen? Sie können jederzeit einen Rückruf von einer Mitarbeiterin oder einem Mitarbeiter verlangen."
+        }
+        Lang::En => {
+            "Hello, this is the city's automated citizen service. How can I help you? You can ask for a call back from a member of staff at any time."
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(CallStarted {
+            id: call.conversation,
+            lang,
+            text: text.into(),
+        }),
+    )
+        .into_response())
+}
+
+async fn utterance(
+    Extension(phone): Extension<Phone>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PhoneReply>, PhoneError> {
+    phone.check_token(&headers)?;
+    let (call, conversation) = phone.open_call(&id).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    // Enough for the longest accepted utterance in the widest accepted format.
+    let limit = phone.settings.max_seconds as usize * 48_000 * 2 * 4 + 64 * 1024;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        PhoneError::Audio(AudioError::TooLong {
+            seconds: f32::NAN,
+            max: phone.settings.max_seconds,
+        })
+    })?;
+    let (text, transcript) = if content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        let t: TranscriptUtterance = serde_json::from_slice(&body).map_err(|e| {
+            PhoneError::Invalid(
+                "invalid_json",
+                format!("the request body is not valid JSON for this endpoint: {e}"),
+            )
+        })?;
+        (t.transcript, None)
+    } else {
+        let t = phone.transcribe(&body, &content_type, call.lang).await?;
+        tracing::debug!(call = %call.conversation, heard = %crate::pii::mask(&t.text), seconds = t.seconds, audio_seconds = t.audio_seconds, "phone: transcribed");
+        (t.text.clone(), Some(t))
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(if transcript.is_some() {
+            PhoneError::NothingUnderstood
+        } else {
+            PhoneError::Invalid("empty_message", "the transcript is empty".into())
+        });
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(PhoneError::Invalid(
+            "message_too_long",
+            format!("the transcript is longer than {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    let mut reply = phone.reply_to(&call, &conversation, text).await?;
+    reply.transcript = transcript;
+    Ok(Json(reply))
+}
+
+async fn end_call(
+    Extension(phone): Extension<Phone>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Json<CallEnded>, PhoneError> {
+    phone.check_token(&headers)?;
+    let (call, conversation) = phone.open_call(&id).await?;
+    phone
+        .conversations
+        .store()
+        .end_call(call.conversation, now_ms())
+        .await?;
+    let callback = call.callback_at.is_some()
+        && call.called_back.is_none()
+        && matches!(
+            conversation.state,
+            ConversationState::Waiting | ConversationState::Claimed
+        );
+    tracing::info!(call = %call.conversation, callback, "phone: call ended");
+    let text = match (call.lang, callback) {
+        (Lang::De, true) => format!("Vielen Dank für Ihren Anruf. {}", callback_promise(&call)),
+        (Lang::De, false) => "Vielen Dank für Ihren Anruf. Auf Wiederhören!".to_string(),
+        (Lang::En, true) => format!("Thank you for calling. {}", callback_promise(&call)),
+        (Lang::En, false) => "Thank you for calling. Goodbye!".to_string(),
+    };
+    Ok(Json(CallEnded { text, callback }))
+}
+
+// ---- the console's callback action ----
+
+/// An agent called the caller back: records who and the note, writes the note into the
+/// transcript and closes the handoff as "called back". Takes a waiting call first.
+pub async fn called_back(
+    conversations: &Conversations,
+    id: ConversationId,
+    staff: &Staff,
+    note: &str,
+) -> Result<(), ConversationError> {
+    let store = conversations.store();
+    let call = store.call(id).await?.ok_or(ConversationError::NotFound)?;
+    if call.callback_at.is_none() || call.called_back.is_some() {
+        return Err(ConversationError::Conflict(
+            "no callback is open for this call",
+        ));
+    }
+    let c = store
+        .conversation(id)
+        .await?
+        .ok_or(ConversationError::NotFound)?;
+    if c.state == ConversationState::Waiting {
+        conversations.claim(id, staff).await?;
+    }
+    if !store
+        .mark_called_back(id, &staff.id, note, now_ms())
+        .await?
+    {
+        return Err(ConversationError::Conflict(
+            "no callback is open for this call",
+        ));
+    }
+    conversations
+        .note(id, staff, &format!("Zurückgerufen: {note}"))
+        .await?;
+    conversations.close(id, staff, "callback_done").await?;
+    tracing::info!(call = %id, caller = ?call.caller, "phone: called back");
+    Ok(())
+}
+
+/// Whether the console should offer "called back" on this conversation.
+pub async fn callback_open(
+    conversations: &Conversations,
+    id: ConversationId,
+) -> Result<bool, StoreError> {
+    Ok(conversations
+        .store()
+        .call(id)
+        .await?
+        .is_some_and(|c| c.callback_at.is_some() && c.called_back.is_none()))
+}
+
+// ---- errors ----
+
+/// The phone API's errors: a stable code, a message for the integrator, and a sentence the
+/// telephony system can say to the caller. None of them ends the call.
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneError {
+    #[error("the telephony system's token is required (Authorization: Bearer …)")]
+    Unauthorized,
+    #[error("call not found")]
+    CallNotFound,
+    #[error("the call has ended")]
+    CallEnded,
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("nothing was understood in the audio")]
+    NothingUnderstood,
+    #[error("speech to text is not available (no Whisper model loaded)")]
+    SpeechUnavailable,
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PhoneErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    /// What to tell the caller; the call goes on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub say: Option<&'static str>,
+}
+
+const SAY_AGAIN: &str = "Das habe ich leider nicht verstanden. Bitte sagen Sie Ihr Anliegen noch einmal, kurz und deutlich.";
+const SAY_SHORTER: &str =
+    "Das war leider zu lang für mich. Bitte sagen Sie Ihr Anliegen in einem kurzen Satz.";
+const SAY_TROUBLE: &str = "Entschuldigung, ich habe gerade technische Schwierigkeiten. Bitte sagen Sie „Rückruf“, dann meldet sich eine Mitarbeiterin oder ein Mitarbeiter bei Ihnen.";
+
+impl IntoResponse for PhoneError {
+    fn into_response(self) -> Response {
+        let (status, code, say) = match &self {
+            PhoneError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing_token", None),
+            PhoneError::CallNotFound => (StatusCode::NOT_FOUND, "call_not_found", None),
+            PhoneError::CallEnded => (StatusCode::CONFLICT, "call_ended", None),
+            PhoneError::Audio(AudioError::Empty) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "audio_empty",
+                Some(SAY_AGAIN),
+            ),
+            PhoneError::Audio(AudioError::Silent) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "audio_silent",
+                Some(SAY_AGAIN),
+            ),
+            PhoneError::Audio(AudioError::Broken(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "audio_broken",
+                Some(SAY_AGAIN),
+            ),
+            PhoneError::Audio(AudioError::Unsupported(_)) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some(SAY_AGAIN),
+            ),
+            PhoneError::Audio(AudioError::TooLong { .. }) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "audio_too_long",
+                Some(SAY_SHORTER),
+            ),
+            PhoneError::NothingUnderstood => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "nothing_understood",
+                Some(SAY_AGAIN),
+            ),
+            PhoneError::SpeechUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "speech_unavailable",
+                Some(SAY_TROUBLE),
+            ),
+            PhoneError::Invalid(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, *code, None),
+            PhoneError::Conversation(_) | PhoneError::Store(_) => {
+                return match self {
+                    PhoneError::Conversation(e) => crate::http::ApiError::from(e).into_response(),
+                    PhoneError::Store(e) => crate::http::ApiError::from(e).into_response(),
+                    _ => unreachable!("matched above"),
+                };
+            }
+        };
+        let message = match &self {
+            PhoneError::Audio(AudioError::TooLong { seconds, max }) if seconds.is_nan() => {
+                format!("the audio is longer than the {max} s accepted")
+            }
+            other => other.to_string(),
+        };
+        (status, Json(PhoneErrorBody { code, message, say })).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_numbers_are_parsed_and_masked() {
+        let n: CallerNumber = "+49 (170) 123-45 67".parse().unwrap();
+        assert_eq!(n.as_str(), "+4917012345 67".replace(' ', ""));
+        assert_eq!(n.masked(), "…67");
+        assert_eq!(format!("{n:?}"), "CallerNumber(…67)");
+        assert_eq!(n.last_digits(), "6 7");
+        assert!("12".parse::<CallerNumber>().is_err());
+        assert!("+49 170 abc".parse::<CallerNumber>().is_err());
+        assert!("++49170".parse::<CallerNumber>().is_err());
+    }
+}
