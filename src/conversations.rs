@@ -462,6 +462,11 @@ impl Conversations {
     ) -> Result<Message, ConversationError> {
         let c = self.fetch(id).await?;
         Self::own(&c, staff)?;
+        if c.channel == Channel::Phone {
+            return Err(ConversationError::Conflict(
+                "a caller cannot read a written reply: call them back",
+            ));
+        }
         let message = NewMessage {
             author: Author::Staff,
             author_name: Some(staff.name.clone()),

@@ -96,6 +96,9 @@ fn conflict_text(why: &str) -> String {
         }
         "this conversation is not open" => "Dieses Gespräch ist nicht offen.".into(),
         "no callback is open for this call" => "Für diesen Anruf ist kein Rückruf offen.".into(),
+        "a caller cannot read a written reply: call them back" => {
+            "Anrufende können keine geschriebene Antwort lesen: Bitte rufen Sie zurück.".into()
+        }
         "only a closed handoff can be reopened" => {
             "Nur ein abgeschlossenes Gespräch kann wieder geöffnet werden.".into()
         }

@@ -237,6 +237,8 @@ pub struct ConversationPage<'a> {
     pub assignee: String,
     pub can_claim: bool,
     pub mine: bool,
+    /// A written reply can reach the citizen (not a phone caller: they are called back).
+    pub can_write: bool,
     pub closable: bool,
     pub reopenable: bool,
     /// A phone caller waits for a callback that this agent may record.
@@ -292,6 +294,7 @@ impl<'a> ConversationPage<'a> {
             assignee,
             can_claim: c.state == ConversationState::Waiting,
             mine,
+            can_write: mine && c.channel != crate::store::Channel::Phone,
             closable: c.state == ConversationState::Waiting || mine,
             reopenable: c.handoff.is_some()
                 && matches!(c.state, ConversationState::Closed | ConversationState::Bot),

@@ -386,6 +386,29 @@ async fn a_callback_handoff_shows_in_the_console_and_is_marked_called_back() {
     );
     assert!(page.contains("called-back"), "the callback action");
 
+    // A caller cannot read a written reply: once claimed, the page offers none and one is
+    // refused; the callback stays the way to answer.
+    let claim = format!("/console/conversations/{call}/claim");
+    assert_eq!(staff.post(&claim, &[]).await.status(), 303);
+    let page = staff
+        .get(&format!("/console/conversations/{call}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("id=\"reply-form\""),
+        "no reply box for a caller"
+    );
+    assert!(page.contains("called-back"), "the callback action, claimed");
+    let r = staff
+        .post(
+            &format!("/console/conversations/{call}/reply"),
+            &[("text", "Guten Tag")],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+
     let r = staff
         .post(
             &format!("/console/conversations/{call}/called-back"),
