@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         console: Default::default(),
         retention: None,
         embedder: None,
+        telegram_token: None,
     };
     let app = rathaus::app::Application::build(settings).await?;
     let start = Instant::now();
