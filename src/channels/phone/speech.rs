@@ -166,6 +166,7 @@ impl Transcriber {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
+        params.set_audio_ctx(audio_context(samples.len()));
         let prompt = self.prompts.get(lang);
         if !prompt.is_empty() {
             params.set_initial_prompt(prompt);
@@ -225,9 +226,20 @@ fn clean(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The encoder's window for an utterance: Whisper encodes 30 s (1,500 positions, 50 a
+/// second) whatever the audio's length; a caller's question is a few seconds, so the encoder
+/// is given the utterance's own length and a second's margin, in steps of 64 positions.
+fn audio_context(samples: usize) -> i32 {
+    const FULL: usize = 1500;
+    let positions = samples * 50 / super::audio::WHISPER_RATE as usize + 50;
+    positions.div_ceil(64).saturating_mul(64).min(FULL) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WHISPER_RATE_SAMPLES: usize = super::super::audio::WHISPER_RATE as usize;
 
     #[test]
     fn sound_notes_are_dropped() {
@@ -237,5 +249,19 @@ mod tests {
         );
         assert_eq!(clean("(Geräusch) Was kostet das?"), "Was kostet das?");
         assert_eq!(clean("*hustet* Hallo"), "Hallo");
+    }
+
+    #[test]
+    fn the_encoder_window_follows_the_utterance() {
+        let second = WHISPER_RATE_SAMPLES;
+        assert_eq!(audio_context(0), 64);
+        // 5 s: 250 positions and a second's margin, in steps of 64.
+        assert_eq!(audio_context(5 * second), 320);
+        assert_eq!(audio_context(29 * second), 1500);
+        assert_eq!(
+            audio_context(40 * second),
+            1500,
+            "never more than Whisper's 30 s"
+        );
     }
 }
