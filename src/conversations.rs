@@ -24,12 +24,37 @@ pub enum ConversationError {
     /// Unknown id or wrong token: the same answer for both, so ids cannot be probed.
     #[error("conversation not found")]
     NotFound,
-    /// A staff action that does not fit the conversation's state (claimed by someone else,
-    /// already closed, …); the message says what.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// A staff action that does not fit the conversation's state.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a staff action does not fit the conversation's state; each side that shows it (the
+/// API, the German console) says it in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("another colleague has already taken this conversation")]
+    TakenByColleague,
+    #[error("this conversation is not waiting for a person")]
+    NotWaiting,
+    #[error("take the conversation first: it is not assigned to you")]
+    NotYours,
+    #[error("the conversation changed meanwhile")]
+    Changed,
+    #[error("no such active colleague")]
+    NoSuchColleague,
+    #[error("a caller cannot read a written reply: call them back")]
+    CallerCannotRead,
+    #[error("a colleague has this conversation: only they can close it")]
+    ColleagueMustClose,
+    #[error("this conversation is not open")]
+    NotOpen,
+    #[error("only a closed handoff can be reopened")]
+    NotClosed,
+    #[error("no callback is open for this call")]
+    NoCallbackOpen,
 }
 
 /// A new conversation's id and its access token (shown once, stored only as a digest).
@@ -371,10 +396,8 @@ impl Conversations {
         let c = self.fetch(id).await?;
         if !self.store.claim(id, &staff.id, now_ms()).await? {
             return Err(ConversationError::Conflict(match c.state {
-                ConversationState::Claimed => {
-                    "another colleague has already taken this conversation"
-                }
-                _ => "this conversation is not waiting for a person",
+                ConversationState::Claimed => Conflict::TakenByColleague,
+                _ => Conflict::NotWaiting,
             }));
         }
         let line = format!("{} hat das Gespräch übernommen.", staff.name);
@@ -390,9 +413,7 @@ impl Conversations {
         if c.state == ConversationState::Claimed && c.assignee.as_ref() == Some(&staff.id) {
             Ok(())
         } else {
-            Err(ConversationError::Conflict(
-                "take the conversation first: it is not assigned to you",
-            ))
+            Err(ConversationError::Conflict(Conflict::NotYours))
         }
     }
 
@@ -405,9 +426,7 @@ impl Conversations {
         let c = self.fetch(id).await?;
         Self::own(&c, staff)?;
         if !self.store.reassign(id, None, now_ms()).await? {
-            return Err(ConversationError::Conflict(
-                "the conversation changed meanwhile",
-            ));
+            return Err(ConversationError::Conflict(Conflict::Changed));
         }
         let line = format!(
             "{} hat das Gespräch an die Warteschlange zurückgegeben.",
@@ -435,11 +454,9 @@ impl Conversations {
             .staff_member(to)
             .await?
             .filter(|s| s.active)
-            .ok_or(ConversationError::Conflict("no such active colleague"))?;
+            .ok_or(ConversationError::Conflict(Conflict::NoSuchColleague))?;
         if !self.store.reassign(id, Some(to), now_ms()).await? {
-            return Err(ConversationError::Conflict(
-                "the conversation changed meanwhile",
-            ));
+            return Err(ConversationError::Conflict(Conflict::Changed));
         }
         let line = format!(
             "{} hat das Gespräch an {} übergeben.",
@@ -462,10 +479,8 @@ impl Conversations {
     ) -> Result<Message, ConversationError> {
         let c = self.fetch(id).await?;
         Self::own(&c, staff)?;
-        if c.channel == Channel::Phone {
-            return Err(ConversationError::Conflict(
-                "a caller cannot read a written reply: call them back",
-            ));
+        if !c.channel.takes_written_replies() {
+            return Err(ConversationError::Conflict(Conflict::CallerCannotRead));
         }
         let message = NewMessage {
             author: Author::Staff,
@@ -505,12 +520,10 @@ impl Conversations {
     ) -> Result<(), ConversationError> {
         let c = self.fetch(id).await?;
         if c.state == ConversationState::Claimed && c.assignee.as_ref() != Some(&staff.id) {
-            return Err(ConversationError::Conflict(
-                "a colleague has this conversation: only they can close it",
-            ));
+            return Err(ConversationError::Conflict(Conflict::ColleagueMustClose));
         }
         if !self.store.close(id, outcome, now_ms()).await? {
-            return Err(ConversationError::Conflict("this conversation is not open"));
+            return Err(ConversationError::Conflict(Conflict::NotOpen));
         }
         let line = format!("{} hat das Gespräch abgeschlossen ({outcome}).", staff.name);
         self.staff_event(
@@ -525,9 +538,7 @@ impl Conversations {
     pub async fn reopen(&self, id: ConversationId, staff: &Staff) -> Result<(), ConversationError> {
         let c = self.fetch(id).await?;
         if !self.store.reopen(id, &staff.id, now_ms()).await? {
-            return Err(ConversationError::Conflict(
-                "only a closed handoff can be reopened",
-            ));
+            return Err(ConversationError::Conflict(Conflict::NotClosed));
         }
         let line = format!("{} hat das Gespräch wieder geöffnet.", staff.name);
         self.staff_event(

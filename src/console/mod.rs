@@ -24,7 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use self::auth::{Admin, LOGIN_COOKIE, SESSION_COOKIE, SessionPolicy, SignedIn};
 use self::pages::*;
-use crate::conversations::{ConversationError, now_ms};
+use crate::conversations::{Conflict, ConversationError, now_ms};
 use crate::http::AppState;
 use crate::store::{CannedReply, ConversationId, StaffId, StoreError};
 
@@ -72,37 +72,33 @@ impl From<ConversationError> for ConsoleError {
     fn from(e: ConversationError) -> Self {
         match e {
             ConversationError::NotFound => ConsoleError::NotFound,
-            ConversationError::Conflict(why) => ConsoleError::Conflict(conflict_text(why)),
+            ConversationError::Conflict(why) => ConsoleError::Conflict(conflict_text(why).into()),
             ConversationError::Store(s) => s.into(),
         }
     }
 }
 
 /// The core speaks English to programs; staff read German.
-fn conflict_text(why: &str) -> String {
+fn conflict_text(why: Conflict) -> &'static str {
     match why {
-        "another colleague has already taken this conversation" => {
-            "Eine Kollegin oder ein Kollege hat dieses Gespräch bereits übernommen.".into()
+        Conflict::TakenByColleague => {
+            "Eine Kollegin oder ein Kollege hat dieses Gespräch bereits übernommen."
         }
-        "this conversation is not waiting for a person" => {
-            "Dieses Gespräch wartet nicht auf eine Person.".into()
+        Conflict::NotWaiting => "Dieses Gespräch wartet nicht auf eine Person.",
+        Conflict::NotYours => "Übernehmen Sie das Gespräch zuerst: es ist Ihnen nicht zugewiesen.",
+        Conflict::Changed => {
+            "Das Gespräch hat sich inzwischen geändert. Bitte laden Sie die Seite neu."
         }
-        "take the conversation first: it is not assigned to you" => {
-            "Übernehmen Sie das Gespräch zuerst: es ist Ihnen nicht zugewiesen.".into()
+        Conflict::NoSuchColleague => "Diese Kollegin oder diesen Kollegen gibt es nicht.",
+        Conflict::CallerCannotRead => {
+            "Anrufende können keine geschriebene Antwort lesen: Bitte rufen Sie zurück."
         }
-        "no such active colleague" => "Diese Kollegin oder diesen Kollegen gibt es nicht.".into(),
-        "a colleague has this conversation: only they can close it" => {
-            "Eine Kollegin oder ein Kollege bearbeitet dieses Gespräch; nur sie oder er kann es abschließen.".into()
+        Conflict::ColleagueMustClose => {
+            "Eine Kollegin oder ein Kollege bearbeitet dieses Gespräch; nur sie oder er kann es abschließen."
         }
-        "this conversation is not open" => "Dieses Gespräch ist nicht offen.".into(),
-        "no callback is open for this call" => "Für diesen Anruf ist kein Rückruf offen.".into(),
-        "a caller cannot read a written reply: call them back" => {
-            "Anrufende können keine geschriebene Antwort lesen: Bitte rufen Sie zurück.".into()
-        }
-        "only a closed handoff can be reopened" => {
-            "Nur ein abgeschlossenes Gespräch kann wieder geöffnet werden.".into()
-        }
-        other => other.to_string(),
+        Conflict::NotOpen => "Dieses Gespräch ist nicht offen.",
+        Conflict::NotClosed => "Nur ein abgeschlossenes Gespräch kann wieder geöffnet werden.",
+        Conflict::NoCallbackOpen => "Für diesen Anruf ist kein Rückruf offen.",
     }
 }
 

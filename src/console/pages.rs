@@ -294,7 +294,7 @@ impl<'a> ConversationPage<'a> {
             assignee,
             can_claim: c.state == ConversationState::Waiting,
             mine,
-            can_write: mine && c.channel != crate::store::Channel::Phone,
+            can_write: mine && c.channel.takes_written_replies(),
             closable: c.state == ConversationState::Waiting || mine,
             reopenable: c.handoff.is_some()
                 && matches!(c.state, ConversationState::Closed | ConversationState::Bot),

@@ -26,8 +26,8 @@ pub enum ApiError {
     ConversationNotFound,
     #[error("not found")]
     NotFound,
-    #[error("{0}")]
-    Conflict(&'static str),
+    #[error(transparent)]
+    Conflict(crate::conversations::Conflict),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error")]

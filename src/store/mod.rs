@@ -87,6 +87,11 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Whether a written staff reply can reach the citizen here (a caller is called back).
+    pub fn takes_written_replies(self) -> bool {
+        self != Channel::Phone
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Web => "web",

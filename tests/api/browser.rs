@@ -162,6 +162,17 @@ async fn widget_until(browser: &Client, condition: &str, what: &str) {
     panic!("the widget never showed {what}; it shows: {log}");
 }
 
+/// Clicks the page's button with this label.
+async fn click_button(browser: &Client, label: &str) {
+    browser
+        .find(Locator::XPath(&format!("//button[text()='{label}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no button \"{label}\": {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn page_until(browser: &Client, condition: &str, what: &str) {
     for _ in 0..150 {
         if browser
@@ -332,13 +343,7 @@ async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
     assert_accessible(&agent, &axe_js, "the console's conversation page").await;
 
     // Claim and reply; the reply appears in the widget live.
-    agent
-        .find(Locator::XPath("//button[text()='Übernehmen']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&agent, "Übernehmen").await;
     page_until(
         &agent,
         "document.querySelector('#reply') !== null",
@@ -365,13 +370,7 @@ async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
         "staff typing",
     )
     .await;
-    agent
-        .find(Locator::XPath("//button[text()='Antwort senden']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&agent, "Antwort senden").await;
     widget_until(
         &citizen,
         &format!(
@@ -434,13 +433,7 @@ async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
         .send_keys(after)
         .await
         .unwrap();
-    agent
-        .find(Locator::XPath("//button[text()='Antwort senden']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&agent, "Antwort senden").await;
     widget_until(
         &citizen,
         &format!(
@@ -452,13 +445,7 @@ async fn a_citizen_asks_in_the_widget_and_an_agent_takes_over_in_the_console() {
     .await;
 
     // The agent closes; the widget says so and the bot answers again.
-    agent
-        .find(Locator::XPath("//button[text()='Abschließen']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&agent, "Abschließen").await;
     page_until(
         &agent,
         "document.querySelector('#state').textContent.includes('abgeschlossen')",

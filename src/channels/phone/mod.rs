@@ -23,7 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::conversations::{ConversationError, Conversations, now_ms};
+use crate::conversations::{Conflict, ConversationError, Conversations, now_ms};
 use crate::dialogue::{EntryRef, Inbound, Outcome};
 use crate::http::{AppState, MAX_MESSAGE_CHARS};
 use crate::language::Lang;
@@ -694,9 +694,7 @@ pub async fn called_back(
     let store = conversations.store();
     let call = store.call(id).await?.ok_or(ConversationError::NotFound)?;
     if call.callback_at.is_none() || call.called_back.is_some() {
-        return Err(ConversationError::Conflict(
-            "no callback is open for this call",
-        ));
+        return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
     }
     let c = store
         .conversation(id)
@@ -709,9 +707,7 @@ pub async fn called_back(
         .mark_called_back(id, &staff.id, note, now_ms())
         .await?
     {
-        return Err(ConversationError::Conflict(
-            "no callback is open for this call",
-        ));
+        return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
     }
     conversations
         .note(id, staff, &format!("Zurückgerufen: {note}"))
