@@ -49,7 +49,7 @@ pub enum ConsoleError {
     #[error("Dieses Gespräch gibt es nicht (mehr).")]
     NotFound,
     #[error("{0}")]
-    Conflict(String),
+    Conflict(&'static str),
     #[error("{0}")]
     Invalid(&'static str),
     #[error("Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.")]
@@ -72,7 +72,7 @@ impl From<ConversationError> for ConsoleError {
     fn from(e: ConversationError) -> Self {
         match e {
             ConversationError::NotFound => ConsoleError::NotFound,
-            ConversationError::Conflict(why) => ConsoleError::Conflict(conflict_text(why).into()),
+            ConversationError::Conflict(why) => ConsoleError::Conflict(conflict_text(why)),
             ConversationError::Store(s) => s.into(),
         }
     }

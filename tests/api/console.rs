@@ -349,29 +349,9 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
     );
 
     // Anna claims; Bernd cannot claim it any more, nor reply to it.
-    assert_eq!(
-        anna.post(&format!("/console/conversations/{id}/claim"), &[])
-            .await
-            .status(),
-        303
-    );
-    assert_eq!(
-        bernd
-            .post(&format!("/console/conversations/{id}/claim"), &[])
-            .await
-            .status(),
-        409
-    );
-    assert_eq!(
-        bernd
-            .post(
-                &format!("/console/conversations/{id}/reply"),
-                &[("text", "Hallo")]
-            )
-            .await
-            .status(),
-        409
-    );
+    assert_eq!(anna.act(&id, "claim", &[]).await, 303);
+    assert_eq!(bernd.act(&id, "claim", &[]).await, 409);
+    assert_eq!(bernd.act(&id, "reply", &[("text", "Hallo")]).await, 409);
     // The first citizen moved up.
     let t: Value = app
         .transcript(&first, &first_token)
@@ -383,35 +363,15 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
 
     let reply =
         "Guten Tag, hier ist Anna Weber vom Bürgerservice. Die Hundesteuer melden Sie online an.";
+    assert_eq!(anna.act(&id, "reply", &[("text", reply)]).await, 303);
     assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/reply"),
-            &[("text", reply)]
-        )
-        .await
-        .status(),
-        303
-    );
-    assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/note"),
-            &[("text", "Intern: Vorgang HT-4711 prüfen")]
-        )
-        .await
-        .status(),
+        anna.act(&id, "note", &[("text", "Intern: Vorgang HT-4711 prüfen")])
+            .await,
         303
     );
 
     let later = "Melden Sie sich gern wieder.";
-    assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/reply"),
-            &[("text", later)]
-        )
-        .await
-        .status(),
-        303
-    );
+    assert_eq!(anna.act(&id, "reply", &[("text", later)]).await, 303);
 
     // Both replies reached the citizen's live stream, the note between them did not.
     let mut seen = String::new();
@@ -451,12 +411,7 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
 
     // Close; the bot answers again; reopen works from the closed list.
     assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/close"),
-            &[("outcome", "resolved")]
-        )
-        .await
-        .status(),
+        anna.act(&id, "close", &[("outcome", "resolved")]).await,
         303
     );
     let r = app
@@ -465,12 +420,7 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
     assert_eq!(r["outcome"], "answer");
     let queue = anna.get("/console").await.text().await.unwrap();
     assert!(queue.contains("Erledigt"));
-    assert_eq!(
-        anna.post(&format!("/console/conversations/{id}/reopen"), &[])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(anna.act(&id, "reopen", &[]).await, 303);
     let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
     assert_eq!(t["state"], "claimed");
 
@@ -508,42 +458,11 @@ async fn transfer_and_unassign_move_the_conversation() {
     let marker = "<option value=\"";
     let start = page.find(marker).expect("a colleague to transfer to") + marker.len();
     let bernd_id = &page[start..start + page[start..].find('"').unwrap()];
-    assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/transfer"),
-            &[("to", bernd_id)]
-        )
-        .await
-        .status(),
-        303
-    );
+    assert_eq!(anna.act(&id, "transfer", &[("to", bernd_id)]).await, 303);
     // Now Bernd may reply, Anna may not.
-    assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/reply"),
-            &[("text", "Hallo")]
-        )
-        .await
-        .status(),
-        409
-    );
-    assert_eq!(
-        bernd
-            .post(
-                &format!("/console/conversations/{id}/reply"),
-                &[("text", "Hallo")]
-            )
-            .await
-            .status(),
-        303
-    );
-    assert_eq!(
-        bernd
-            .post(&format!("/console/conversations/{id}/unassign"), &[])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(anna.act(&id, "reply", &[("text", "Hallo")]).await, 409);
+    assert_eq!(bernd.act(&id, "reply", &[("text", "Hallo")]).await, 303);
+    assert_eq!(bernd.act(&id, "unassign", &[]).await, 303);
     let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
     assert_eq!(t["state"], "waiting");
 }

@@ -473,20 +473,11 @@ async fn three_mails_in_one_thread_then_a_person_answers_in_it() {
     let anna = app
         .staff_login("anna.weber@musterstadt.example", &password)
         .await;
-    assert_eq!(
-        anna.post(&format!("/console/conversations/{id}/claim"), &[])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(anna.act(&id.to_string(), "claim", &[]).await, 303);
     let answer = "Guten Tag Frau Fischer, bitte bringen Sie Ihren alten Ausweis und ein biometrisches Foto mit.";
     assert_eq!(
-        anna.post(
-            &format!("/console/conversations/{id}/reply"),
-            &[("text", answer)]
-        )
-        .await
-        .status(),
+        anna.act(&id.to_string(), "reply", &[("text", answer)])
+            .await,
         303
     );
     let mails = servers

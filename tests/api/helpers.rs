@@ -320,6 +320,21 @@ impl StaffClient {
         self.post_raw(path, &form).await
     }
 
+    /// A staff action on a conversation (`claim`, `reply`, `close`, …); its status.
+    pub async fn act(
+        &self,
+        conversation: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::StatusCode {
+        self.post(
+            &format!("/console/conversations/{conversation}/{action}"),
+            fields,
+        )
+        .await
+        .status()
+    }
+
     /// Posts exactly these fields (no CSRF token added).
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.client
