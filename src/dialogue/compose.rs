@@ -106,7 +106,15 @@ fn office_text(o: &Office, lang: Lang) -> String {
 }
 
 /// An answer about one entry, on the aspect asked for.
-pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lang) -> Reply {
+/// The answer to a question about `e`. `variants` are the same service in other forms (an
+/// appointment by phone instead of on site); the answer names them, with their booking link.
+pub(super) fn answer(
+    catalogue: &Catalogue,
+    e: &Entry,
+    variants: &[&Entry],
+    aspect: Aspect,
+    lang: Lang,
+) -> Reply {
     let name = entry_name(e, lang);
     let en = lang == Lang::En;
     let mut parts: Vec<String> = Vec::new();
@@ -231,6 +239,18 @@ pub(super) fn answer(catalogue: &Catalogue, e: &Entry, aspect: Aspect, lang: Lan
     }
     if !links.is_empty() {
         parts.push(links.join("\n"));
+    }
+    for v in variants {
+        let vname = entry_name(v, lang);
+        let mut line = if en {
+            format!("Also available as “{vname}”.")
+        } else {
+            format!("Diesen Dienst gibt es auch als „{vname}“.")
+        };
+        if let Some(b) = v.links.booking.as_ref().or(v.links.source.as_ref()) {
+            line.push_str(&format!(" {b}"));
+        }
+        parts.push(line);
     }
     let mut r = reply(Outcome::Answer, parts.join("\n\n"), lang);
     r.entries = vec![EntryRef::of(e, lang)];

@@ -297,7 +297,7 @@ impl Dialogue {
         {
             next.last_entry = Some(id);
             next.choices.clear();
-            let reply = compose::answer(&kb.catalogue, entry, Aspect::Summary, lang);
+            let reply = compose::answer(&kb.catalogue, entry, &[], Aspect::Summary, lang);
             return done(reply, next, Vec::new());
         }
         if let Some(reason) = intent::handoff(text) {
@@ -324,7 +324,7 @@ impl Dialogue {
                 .and_then(|id| kb.catalogue.entry(id))
         {
             return done(
-                compose::answer(&kb.catalogue, entry, aspect, lang),
+                compose::answer(&kb.catalogue, entry, &[], aspect, lang),
                 next,
                 Vec::new(),
             );
@@ -363,13 +363,18 @@ impl Dialogue {
                 similarity: h.similarity,
             })
             .collect();
-        match self.decide(&hits) {
+        let names = |i: usize| kb.catalogue.entries[hits[i].entry].name.as_str();
+        match self.decide(&hits, names) {
             Choice::Answer(i) => {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
                 next.choices.clear();
+                let variants: Vec<&Entry> = (0..hits.len())
+                    .filter(|&j| j != i && variants(names(i), names(j)))
+                    .map(|j| &kb.catalogue.entries[hits[j].entry])
+                    .collect();
                 done(
-                    compose::answer(&kb.catalogue, entry, aspect, lang),
+                    compose::answer(&kb.catalogue, entry, &variants, aspect, lang),
                     next,
                     candidates,
                 )
@@ -389,24 +394,27 @@ impl Dialogue {
         }
     }
 
-    fn decide(&self, hits: &[Hit]) -> Choice {
+    /// `names` gives the entry name of a hit.
+    fn decide<'a>(&self, hits: &[Hit], names: impl Fn(usize) -> &'a str) -> Choice {
         let c = self.confidence;
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
         };
-        let close = |h: &Hit| {
-            // A close second that explains less of its own name is a variant, not a rival.
+        let close = |i: usize| {
+            let h = &hits[i];
+            // A close second that explains less of its own name is a variant, not a rival;
+            // so is the same service in another form ("… (Telefon-Termin)"), which the
+            // answer names.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
+                && !variants(names(0), names(i))
         };
         let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
         if best.coverage >= c.answer_coverage
             && best.title_coverage >= c.answer_title_coverage
             && answerable
         {
-            let rivals: Vec<usize> = (1..hits.len().min(3))
-                .filter(|&i| close(&hits[i]))
-                .collect();
+            let rivals: Vec<usize> = (1..hits.len().min(3)).filter(|&i| close(i)).collect();
             if rivals.is_empty() {
                 return Choice::Answer(0);
             }
@@ -445,6 +453,23 @@ impl Dialogue {
     }
 }
 
+/// Whether two entry names are the same service in different forms: equal but for a
+/// qualifier in brackets at the end ("Altersrente (Vor-Ort-Termin)", "Altersrente
+/// (Telefon-Termin)"; "… Geduldete", "… Geduldete (§ 19d AufenthG)").
+fn variants(a: &str, b: &str) -> bool {
+    fn base(name: &str) -> &str {
+        let name = name.trim();
+        match name
+            .strip_suffix(')')
+            .and_then(|n| n.rfind('(').map(|at| &n[..at]))
+        {
+            Some(rest) => rest.trim_end(),
+            None => name,
+        }
+    }
+    a != b && !base(a).is_empty() && base(a) == base(b)
+}
+
 /// An entry counts as named in full when the question explains this much of its name.
 const NAMED_SPECIFICITY: f32 = 0.99;
 
@@ -461,4 +486,142 @@ enum Choice {
     Answer(usize),
     Clarify(Vec<usize>),
     DontKnow,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::files::parse_entry;
+
+    fn entry(id: &str, name: &str, text: &str) -> Entry {
+        parse_entry(&format!(
+            "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\n{text}\n"
+        ))
+        .unwrap()
+    }
+
+    /// A dialogue over `entries` and a few unrelated ones, so that words weigh as in a city's
+    /// catalogue.
+    fn dialogue(mut entries: Vec<Entry>) -> Dialogue {
+        for (id, name, text) in [
+            (
+                "hund",
+                "Hundesteuer",
+                "Wer einen Hund hält, zahlt Hundesteuer.",
+            ),
+            (
+                "pass",
+                "Reisepass",
+                "Den Reisepass beantragen Sie im Bürgerbüro.",
+            ),
+            (
+                "gewerbe",
+                "Gewerbe-Anmeldung",
+                "Ein Gewerbe melden Sie beim Gewerbeamt an.",
+            ),
+            (
+                "fisch",
+                "Fischereischein",
+                "Zum Angeln brauchen Sie einen Fischereischein.",
+            ),
+            (
+                "wohnen",
+                "Wohnsitzanmeldung",
+                "Nach dem Umzug melden Sie Ihre Wohnung an.",
+            ),
+            (
+                "kfz",
+                "Fahrzeug abmelden",
+                "Ein Fahrzeug melden Sie bei der Zulassungsstelle ab.",
+            ),
+        ] {
+            entries.push(entry(id, name, text));
+        }
+        let catalogue = Catalogue {
+            entries,
+            ..Catalogue::default()
+        };
+        let index = SearchIndex::build_with(&catalogue, None).unwrap();
+        let knowledge = Knowledge {
+            catalogue,
+            index,
+            vectors: None,
+        };
+        Dialogue::new(knowledge, Confidence::default())
+    }
+
+    #[test]
+    fn names_that_differ_only_in_a_bracketed_qualifier_are_variants() {
+        assert!(variants(
+            "Altersrente (Vor-Ort-Termin)",
+            "Altersrente (Telefon-Termin)"
+        ));
+        assert!(variants(
+            "Aufenthaltserlaubnis – Qualifizierte Geduldete",
+            "Aufenthaltserlaubnis – Qualifizierte Geduldete (§ 19d AufenthG)"
+        ));
+        assert!(!variants("Altersrente", "Altersrente"));
+        assert!(!variants(
+            "Umschreibung Fahrzeug – innerhalb Münchens",
+            "Umschreibung Fahrzeug – von außerhalb nach München"
+        ));
+        assert!(!variants("(Telefon-Termin)", "(Vor-Ort-Termin)"));
+    }
+
+    #[test]
+    fn the_same_service_in_two_forms_is_answered_and_the_other_form_named() {
+        let text = "Die Altersrente beantragen Sie beim Versicherungsamt. Bringen Sie Ihre Rentenversicherungsnummer mit.";
+        let d = dialogue(vec![
+            entry("vor-ort", "Altersrente (Vor-Ort-Termin)", text),
+            entry("telefon", "Altersrente (Telefon-Termin)", text),
+            entry(
+                "waffe",
+                "Waffenbesitzkarte",
+                "Für den Besitz einer Schusswaffe.",
+            ),
+        ]);
+        let decision = d.respond(
+            &Context::default(),
+            &Inbound::text("Wie beantrage ich meine Altersrente?"),
+        );
+        let reply = decision.reply;
+        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
+        let answered = reply.entries[0].id.as_str();
+        let other = if answered == "vor-ort" {
+            "Altersrente (Telefon-Termin)"
+        } else {
+            "Altersrente (Vor-Ort-Termin)"
+        };
+        assert!(
+            reply
+                .text
+                .contains(&format!("Diesen Dienst gibt es auch als „{other}“.")),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn different_services_with_similar_names_are_still_offered_as_choices() {
+        let d = dialogue(vec![
+            entry(
+                "innerhalb",
+                "Umschreibung Fahrzeug – innerhalb der Stadt",
+                "Nach einem Umzug innerhalb der Stadt wird das Fahrzeug umgeschrieben.",
+            ),
+            entry(
+                "ausserhalb",
+                "Umschreibung Fahrzeug – von außerhalb",
+                "Nach einem Umzug von außerhalb wird das Fahrzeug umgeschrieben.",
+            ),
+        ]);
+        let reply = d
+            .respond(
+                &Context::default(),
+                &Inbound::text("Umschreibung Fahrzeug nach Umzug"),
+            )
+            .reply;
+        assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
+        assert_eq!(reply.entries.len(), 2);
+    }
 }
