@@ -36,12 +36,13 @@ RUN set -eu; mkdir -p /out/srv; \
 
 # ---------------------------------------------------------------------------------------------
 # Runtime stage: Debian slim, CA certificates (for an operator-configured HTTPS endpoint, IMAPS,
-# SMTPS, Telegram), a non-root user, the binary and the data folders. No compiler, no curl.
+# SMTPS, Telegram), the German thesaurus the search reads (mythes-de, OpenThesaurus), a
+# non-root user, the binary and the data folders. No compiler, no curl.
 # ---------------------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates mythes-de \
  && rm -rf /var/lib/apt/lists/*
 
 # Fixed ids so that bind-mounted volumes can be chowned on the host (chown 10001:10001 …).

@@ -1,10 +1,11 @@
 //! Finds the catalogue entries a citizen's message is about. Text is analysed by
-//! [`crate::language`] (stems, compounds, umlaut spellings, typos, synonyms) and scored with
-//! BM25 by tantivy over the entry's fields; on top, each candidate gets the share of the
-//! question's concepts it covers, which is what the confidence decision reads.
+//! [`crate::language`] (stems, compounds, umlaut spellings, typos, synonyms, a thesaurus) and
+//! scored with BM25 by tantivy over the entry's fields; on top, each candidate gets the share
+//! of the question's concepts it covers, which is what the confidence decision reads.
 //! Never decides what to answer: that is the dialogue core's job.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -14,7 +15,7 @@ use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
 
 use crate::knowledge::{Catalogue, Entry, EntryId};
-use crate::language::{self, Lang, Lexicon, Synonyms, is_filler, is_stopword};
+use crate::language::{self, Lang, Lexicon, Relation, Synonyms, Thesaurus, is_filler, is_stopword};
 use crate::semantic::Vectors;
 
 /// How much a match in each field counts.
@@ -28,6 +29,10 @@ const BOOST_PARTS: f32 = 0.8;
 const WEIGHT_SYNONYM: f32 = 0.8;
 const WEIGHT_PART: f32 = 0.6;
 const WEIGHT_CORRECTED: f32 = 1.0;
+const WEIGHT_THESAURUS: f32 = 0.6;
+const WEIGHT_BROADER: f32 = 0.5;
+/// Terms a thesaurus adds for one word, at most.
+const THESAURUS_TERMS: usize = 12;
 
 /// How much a concept's further matching terms and fields add to its best one.
 const TIE_BREAKER: f32 = 0.3;
@@ -150,6 +155,8 @@ pub struct SearchIndex {
     lexicon: Lexicon,
     synonyms: Synonyms,
     synonyms_en: Synonyms,
+    /// A general thesaurus for words the catalogue does not use, where one is installed.
+    thesaurus: Option<Arc<Thesaurus>>,
     /// Analysed right-hand sides of the synonym rules, by rule position (German, then English).
     expansions: Vec<Vec<String>>,
     terms: Vec<EntryTerms>,
@@ -229,8 +236,16 @@ fn entry_texts(e: &Entry) -> (String, String, String, String) {
 }
 
 impl SearchIndex {
-    /// Builds the index of a catalogue, with its synonym lists.
+    /// Builds the index of a catalogue, with its synonym lists and the shared thesaurus.
     pub fn build(catalogue: &Catalogue) -> Result<SearchIndex, SearchError> {
+        SearchIndex::build_with(catalogue, Thesaurus::shared())
+    }
+
+    /// Builds the index of a catalogue with the given thesaurus (or none).
+    pub fn build_with(
+        catalogue: &Catalogue,
+        thesaurus: Option<Arc<Thesaurus>>,
+    ) -> Result<SearchIndex, SearchError> {
         let (synonyms, _) = Synonyms::parse(&catalogue.synonyms);
         let (synonyms_en, _) = Synonyms::parse(&catalogue.synonyms_en);
 
@@ -374,6 +389,7 @@ impl SearchIndex {
             lexicon,
             synonyms,
             synonyms_en,
+            thesaurus,
             expansions,
             terms,
             doc_freq,
@@ -446,17 +462,37 @@ impl SearchIndex {
             if let Some(base) = &inflected {
                 terms.push((base.clone(), WEIGHT_CORRECTED));
             }
+            let derived = (german && !whole_known && !parts_known && inflected.is_none())
+                .then(|| self.derived_form(&word))
+                .flatten();
+            if let Some(base) = &derived {
+                terms.push((base.clone(), WEIGHT_CORRECTED));
+            }
+            let inflected = inflected.or(derived);
             // A word the catalogue uses only at the start of compounds ("Kirche" in
             // "Kirchenaustritt") finds those compounds.
+            let mut starts = 0;
             if german && !whole_known && !parts_known {
                 for compound in self.lexicon.compounds_starting_with(&word, 3) {
                     terms.push((language::stem(&compound), WEIGHT_PART));
+                    starts += 1;
                 }
+            }
+            // A word the catalogue lacks but a thesaurus knows is a real word, not a typo: it
+            // finds the catalogue's words for the same thing ("Gewehr" → Schusswaffe, Waffe).
+            let related =
+                (german && !whole_known && !parts_known && inflected.is_none() && starts == 0)
+                    .then(|| self.thesaurus_terms(&word, false))
+                    .flatten();
+            let real_word = related.is_some();
+            if let Some(related) = related {
+                terms.extend(related);
             }
             if german
                 && !whole_known
                 && !parts_known
                 && inflected.is_none()
+                && !real_word
                 && let Some(fixed) = self.lexicon.correct(&word)
             {
                 stems[pos] = language::stem(&fixed);
@@ -468,6 +504,16 @@ impl SearchIndex {
                         .into_iter()
                         .map(|p| (p, WEIGHT_CORRECTED * WEIGHT_PART)),
                 );
+            }
+            // Not a typo of a catalogue word either: a compound the thesaurus knows the last
+            // part of ("Sportgewehr").
+            if german
+                && terms.len() == 1
+                && !whole_known
+                && !parts_known
+                && let Some(related) = self.thesaurus_terms(&word, true)
+            {
+                terms.extend(related);
             }
             concept_at.insert(pos, concepts.len());
             concepts.push(Concept {
@@ -725,6 +771,90 @@ impl SearchIndex {
         None
     }
 
+    /// Index terms for a word the catalogue lacks, from the thesaurus: the catalogue's words
+    /// among its synonyms and broader terms, or those of its last part ("Sportgewehr" is
+    /// looked up as "Gewehr", with `parts`). `None` when the thesaurus does not know it.
+    fn thesaurus_terms(&self, word: &str, parts: bool) -> Option<Vec<(String, f32)>> {
+        let thesaurus = self.thesaurus.as_deref()?;
+        let chars: Vec<char> = word.chars().collect();
+        // The word, an inflected form of it, or the longest last part it knows.
+        let mut forms: Vec<String> = vec![word.to_string()];
+        for ending in ["en", "n", "e", "es", "s", "er", "ern"] {
+            if let Some(base) = word.strip_suffix(ending)
+                && base.chars().count() >= 3
+            {
+                forms.push(base.to_string());
+            }
+        }
+        // Verb forms: "schließe", "wohnt", "arbeitest" → the infinitive.
+        for ending in ["e", "t", "st", "et", "est"] {
+            if let Some(base) = word.strip_suffix(ending)
+                && base.chars().count() >= 3
+            {
+                forms.push(format!("{base}en"));
+            }
+        }
+        if parts {
+            // A compound of two real words: a known modifier (with or without a linking
+            // element) and a head of four letters or more.
+            for cut in 3..chars.len().saturating_sub(3) {
+                let modifier: String = chars[..cut].iter().collect();
+                let real = |m: &str| thesaurus.knows(m) || self.lexicon.knows(m);
+                let linked = ["s", "es", "n", "en", "er"].iter().any(|l| {
+                    modifier
+                        .strip_suffix(l)
+                        .is_some_and(|m| m.chars().count() >= 3 && real(m))
+                });
+                if real(&modifier) || linked {
+                    forms.push(chars[cut..].iter().collect());
+                }
+            }
+        }
+        let known = forms.iter().find(|f| thesaurus.knows(f))?;
+        let mut terms: Vec<(String, f32)> = Vec::new();
+        for (related, relation) in thesaurus.related(known) {
+            let weight = match relation {
+                Relation::Synonym => WEIGHT_THESAURUS,
+                Relation::Broader => WEIGHT_BROADER,
+            };
+            if is_stopword(related) {
+                continue;
+            }
+            let st = language::stem(related);
+            if self.doc_freq.contains_key(&st) {
+                terms.push((st, weight));
+            } else {
+                let mut parts = Vec::new();
+                compound_parts(&self.lexicon, related, 0, &mut parts);
+                if let Some(head) = parts.last().filter(|p| self.doc_freq.contains_key(*p)) {
+                    terms.push((head.clone(), weight * WEIGHT_PART));
+                }
+            }
+            if terms.len() >= THESAURUS_TERMS {
+                break;
+            }
+        }
+        Some(terms)
+    }
+
+    /// The index term of a word derived from one the catalogue uses: the feminine form of a
+    /// person ("Doktorandin" → doktorand, "Bürgerinnen" → bürger) and the noun of a verb
+    /// ("Forschung" → forsch(en), or the people doing it: "Forschende"). Only for words the
+    /// catalogue lacks.
+    fn derived_form(&self, word: &str) -> Option<String> {
+        const SUFFIXES: &[&str] = &["innen", "in", "ungen", "ung"];
+        SUFFIXES.iter().find_map(|suffix| {
+            let base = word.strip_suffix(suffix)?;
+            if base.chars().count() < 4 {
+                return None;
+            }
+            [base.to_string(), format!("{base}en"), format!("{base}ende")]
+                .iter()
+                .map(|v| language::stem(v))
+                .find(|st| st.chars().count() >= 4 && self.doc_freq.contains_key(st))
+        })
+    }
+
     /// BM25F with one document frequency per term across all fields, so that a word common
     /// in the catalogue (the city's name) counts little even where it is rare in names.
     /// A concept counts with its best term.
@@ -751,5 +881,156 @@ impl SearchIndex {
 
     pub fn entry_id(&self, entry: usize) -> &EntryId {
         &self.ids[entry]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::files::parse_entry;
+
+    fn entry(id: &str, name: &str, text: &str) -> Entry {
+        parse_entry(&format!(
+            "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\n{text}\n"
+        ))
+        .unwrap()
+    }
+
+    fn catalogue(synonyms: &str, synonyms_en: &str) -> Catalogue {
+        Catalogue {
+            entries: vec![
+                entry(
+                    "waffe",
+                    "Waffenbesitzkarte beantragen",
+                    "Wer eine Schusswaffe erwerben will, braucht eine Waffenbesitzkarte.",
+                ),
+                entry(
+                    "auto",
+                    "Fahrzeug anmelden",
+                    "Ein Fahrzeug wird bei der Zulassungsbehörde angemeldet, wegen der Steuer auch online.",
+                ),
+                entry(
+                    "forschung",
+                    "Aufenthaltserlaubnis – Forschende",
+                    "Für Forschende und Doktoranden an einem Institut.",
+                ),
+                entry(
+                    "rente",
+                    "Lebensbescheinigung",
+                    "Für eine Rente von einem ausländischen Rentenversicherungsträger aus dem Ausland.",
+                ),
+            ],
+            synonyms: synonyms.into(),
+            synonyms_en: synonyms_en.into(),
+            ..Catalogue::default()
+        }
+    }
+
+    const THESAURUS: &str = "UTF-8\n\
+gewehr|1\n\
+-|Gewehr|Knifte (ugs.)|Schusswaffe (Oberbegriff)\n\
+sport|1\n\
+-|Sport|Leibesübungen\n\
+wagen|1\n\
+-|Wagen|Auto|Automobil|Fahrzeug (Oberbegriff)\n";
+
+    fn thesaurus() -> Arc<Thesaurus> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("th.dat");
+        std::fs::write(&path, THESAURUS).unwrap();
+        Arc::new(Thesaurus::load(&path).unwrap())
+    }
+
+    fn terms(index: &SearchIndex, text: &str, lang: Lang) -> Vec<String> {
+        index
+            .analyse(text, lang)
+            .concepts
+            .into_iter()
+            .flat_map(|c| c.terms.into_iter().map(|(t, _)| t))
+            .collect()
+    }
+
+    #[test]
+    fn a_word_only_the_thesaurus_knows_finds_the_catalogue_word() {
+        let with = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
+        let without = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        assert!(terms(&with, "Gewehr", Lang::De).contains(&"schusswaff".to_string()));
+        assert!(!terms(&without, "Gewehr", Lang::De).contains(&"schusswaff".to_string()));
+        // A compound of two real words is looked up by its last part.
+        assert!(terms(&with, "Sportgewehr", Lang::De).contains(&"schusswaff".to_string()));
+        // The thesaurus finds the entry the words alone cannot.
+        let hits = with
+            .search(
+                &with.analyse("Ich möchte ein Gewehr kaufen", Lang::De),
+                None,
+            )
+            .unwrap();
+        assert_eq!(with.entry_id(hits[0].entry).as_str(), "waffe");
+        let hits = without
+            .search(
+                &without.analyse("Ich möchte ein Gewehr kaufen", Lang::De),
+                None,
+            )
+            .unwrap();
+        assert!(
+            hits.iter()
+                .all(|h| without.entry_id(h.entry).as_str() != "waffe")
+        );
+    }
+
+    #[test]
+    fn a_real_word_is_not_corrected_into_another_catalogue_word() {
+        // Without a thesaurus "Wagen" is taken for a typo of "wegen"; with one it is a car.
+        let without = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        assert!(terms(&without, "Wagen", Lang::De).contains(&"weg".to_string()));
+        let with = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
+        let wagen = terms(&with, "Wagen", Lang::De);
+        assert!(wagen.contains(&"fahrzeug".to_string()), "{wagen:?}");
+        assert!(!wagen.contains(&"weg".to_string()), "{wagen:?}");
+        // Typos of catalogue words are still corrected.
+        assert!(
+            terms(&with, "Lebensbescheinigugn", Lang::De).contains(&"lebensbeschein".to_string())
+        );
+    }
+
+    #[test]
+    fn feminine_forms_and_nouns_of_verbs_find_the_catalogue_word() {
+        let index = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        assert!(terms(&index, "Doktorandin", Lang::De).contains(&language::stem("doktoranden")));
+        let forschung = terms(&index, "Forschung", Lang::De);
+        assert!(
+            forschung.contains(&language::stem("forschende")),
+            "{forschung:?} {}",
+            language::stem("forschende")
+        );
+    }
+
+    #[test]
+    fn a_foreign_country_means_abroad_in_both_languages() {
+        let index = SearchIndex::build_with(
+            &catalogue(
+                include_str!("../knowledge/synonyms.txt"),
+                include_str!("../knowledge/synonyms-en.txt"),
+            ),
+            None,
+        )
+        .unwrap();
+        let ausland = language::stem("ausland");
+        let de = terms(&index, "Ich bekomme eine Rente aus Italien", Lang::De);
+        assert!(de.contains(&ausland), "{de:?}");
+        assert!(de.contains(&"eu".to_string()), "{de:?}");
+        let en = terms(&index, "I get a pension from Canada", Lang::En);
+        assert!(en.contains(&ausland), "{en:?}");
+        assert!(!en.contains(&"eu".to_string()), "{en:?}");
+        // "us" is a pronoun, not the United States.
+        let us = terms(&index, "Can you help us with the pension", Lang::En);
+        assert!(!us.contains(&ausland), "{us:?}");
+        let hits = index
+            .search(
+                &index.analyse("Rente aus Kanada, wer bestätigt das?", Lang::De),
+                None,
+            )
+            .unwrap();
+        assert_eq!(index.entry_id(hits[0].entry).as_str(), "rente");
     }
 }

@@ -5,10 +5,12 @@
 mod lexicon;
 mod stopwords;
 mod synonyms;
+mod thesaurus;
 
 pub use lexicon::Lexicon;
 pub use stopwords::{is_filler, is_generic_action, is_stopword};
 pub use synonyms::{SynonymError, SynonymRule, Synonyms};
+pub use thesaurus::{Relation, Thesaurus};
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

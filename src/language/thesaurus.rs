@@ -1,0 +1,238 @@
+//! A general German thesaurus for the words a catalogue does not use itself: OpenThesaurus in
+//! the MyThes format that Debian's `mythes-de` package installs. It knows that a "Gewehr" is a
+//! "Schusswaffe", a "Mofa" a "Fahrzeug" and a "Promovend" a "Doktorand", which no catalogue
+//! says. Optional: without the file, questions are read as before.
+
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// Where Debian's `mythes-de` puts the thesaurus.
+pub const DEFAULT_PATH: &str = "/usr/share/mythes/th_de_DE_v2.dat";
+
+/// How a related word relates to the word looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// Means the same ("Mofa" – "Moped").
+    Synonym,
+    /// A broader term ("Mofa" → "Fahrzeug"), marked "(Oberbegriff)" in OpenThesaurus.
+    Broader,
+}
+
+/// The thesaurus: for each single word, the single words of its meanings.
+#[derive(Debug, Default)]
+pub struct Thesaurus {
+    /// Every word, lowercase.
+    words: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Meanings: their words, with how each relates to the meaning's own words.
+    sets: Vec<Vec<(u32, Relation)>>,
+    /// The meanings each word belongs to (as a synonym, not as a broader term).
+    meanings: Vec<Vec<u32>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("thesaurus {path}: {source}")]
+pub struct ThesaurusError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+impl Thesaurus {
+    /// The thesaurus at `RATHAUS_THESAURUS` ("off" for none), else at [`DEFAULT_PATH`] when it
+    /// is installed; read once per process and shared.
+    pub fn shared() -> Option<Arc<Thesaurus>> {
+        static SHARED: OnceLock<Option<Arc<Thesaurus>>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let path = match std::env::var("RATHAUS_THESAURUS") {
+                    Ok(p) if p.eq_ignore_ascii_case("off") || p.is_empty() => return None,
+                    Ok(p) => PathBuf::from(p),
+                    Err(_) => {
+                        let p = PathBuf::from(DEFAULT_PATH);
+                        if !p.exists() {
+                            return None;
+                        }
+                        p
+                    }
+                };
+                match Thesaurus::load(&path) {
+                    Ok(t) => {
+                        tracing::info!(path = %path.display(), words = t.words.len(), "thesaurus loaded");
+                        Some(Arc::new(t))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "thesaurus not loaded; questions are read without it");
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    /// Reads a MyThes `.dat` file: an encoding line, then for each word a `word|count` line and
+    /// `count` meaning lines `(pos)|word|word (ugs.)|word (Oberbegriff)|…`.
+    pub fn load(path: &Path) -> Result<Thesaurus, ThesaurusError> {
+        let file = std::fs::File::open(path).map_err(|source| ThesaurusError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut t = Thesaurus::default();
+        let mut seen: HashSet<Vec<u32>> = HashSet::new();
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(|source| ThesaurusError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // Meaning lines start with the part of speech, "-" or "(…)"; the rest are headers.
+            if !(line.starts_with("-|") || line.starts_with('(')) {
+                continue;
+            }
+            let mut set: Vec<(u32, Relation)> = Vec::new();
+            for item in line.split('|').skip(1) {
+                let relation = if item.contains("(Oberbegriff)") {
+                    Relation::Broader
+                } else if item.contains("(Unterbegriff)") || item.contains("(Antonym)") {
+                    continue;
+                } else {
+                    Relation::Synonym
+                };
+                let Some(word) = single_word(item) else {
+                    continue;
+                };
+                let id = t.intern(&word);
+                if !set.iter().any(|(w, _)| *w == id) {
+                    set.push((id, relation));
+                }
+            }
+            if set.len() < 2 {
+                continue;
+            }
+            // Each meaning is listed under every one of its words: keep it once.
+            let mut key: Vec<u32> = set.iter().map(|(w, _)| *w).collect();
+            key.sort_unstable();
+            if !seen.insert(key) {
+                continue;
+            }
+            let id = t.sets.len() as u32;
+            for (w, r) in &set {
+                if *r == Relation::Synonym {
+                    t.meanings[*w as usize].push(id);
+                }
+            }
+            t.sets.push(set);
+        }
+        Ok(t)
+    }
+
+    fn intern(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.index.get(word) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.words.push(word.to_string());
+        self.index.insert(word.to_string(), id);
+        self.meanings.push(Vec::new());
+        id
+    }
+
+    pub fn knows(&self, word: &str) -> bool {
+        self.index.contains_key(word)
+    }
+
+    /// The words related to a lowercase word in any of its meanings: its synonyms, and the
+    /// broader terms of those meanings. Broader terms of a broader term are not followed.
+    pub fn related(&self, word: &str) -> Vec<(&str, Relation)> {
+        let Some(&id) = self.index.get(word) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&str, Relation)> = Vec::new();
+        for &set in &self.meanings[id as usize] {
+            for &(w, r) in &self.sets[set as usize] {
+                if w != id && !out.iter().any(|(o, _)| *o == self.words[w as usize]) {
+                    out.push((&self.words[w as usize], r));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The one word of a thesaurus item, lowercase, without its notes in brackets ("Knifte (ugs.)"
+/// → "knifte"); `None` for phrases, abbreviations with dots and fragments ("Deputat...").
+fn single_word(item: &str) -> Option<String> {
+    let mut text = String::new();
+    let mut depth = 0usize;
+    for c in item.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.chars().count() >= 3
+        && text.chars().all(|c| c.is_alphabetic() || c == '-');
+    ok.then(|| text.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "UTF-8\n\
+mofa|1\n\
+-|Kleinkraftrad|Mofa|Mokick|Moped|Fahrzeug (Oberbegriff)|Vehikel (Oberbegriff)\n\
+moped|1\n\
+-|Kleinkraftrad|Mofa|Mokick|Moped|Fahrzeug (Oberbegriff)|Vehikel (Oberbegriff)\n\
+gewehr|1\n\
+-|Gewehr|Knifte (ugs.)|Feuerwaffe (Oberbegriff)|Schusswaffe (Oberbegriff)|Wumme (ugs., salopp) (Oberbegriff)\n\
+waffe|1\n\
+-|Waffe|Gewehr (Unterbegriff)|in Alarmbereitschaft\n";
+
+    fn sample() -> Thesaurus {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("th.dat");
+        std::fs::write(&path, SAMPLE).unwrap();
+        Thesaurus::load(&path).unwrap()
+    }
+
+    #[test]
+    fn synonyms_and_broader_terms_of_a_word() {
+        let t = sample();
+        let related = t.related("mofa");
+        assert!(related.contains(&("moped", Relation::Synonym)));
+        assert!(related.contains(&("fahrzeug", Relation::Broader)));
+        assert!(!related.iter().any(|(w, _)| *w == "mofa"));
+        let gewehr = t.related("gewehr");
+        assert_eq!(
+            gewehr,
+            vec![
+                ("knifte", Relation::Synonym),
+                ("feuerwaffe", Relation::Broader),
+                ("schusswaffe", Relation::Broader),
+                ("wumme", Relation::Broader),
+            ]
+        );
+    }
+
+    #[test]
+    fn narrower_terms_phrases_and_broader_terms_themselves_are_not_expanded() {
+        let t = sample();
+        // "Gewehr (Unterbegriff)" under "Waffe" does not make every weapon a rifle, and the
+        // phrase is not a word.
+        assert!(t.related("waffe").is_empty());
+        // A broader term does not lead back to its narrower words.
+        assert!(t.related("fahrzeug").is_empty());
+        assert!(t.related("unbekannt").is_empty());
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_that_names_it() {
+        let err = Thesaurus::load(Path::new("/nonexistent/th.dat")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/th.dat"));
+    }
+}
