@@ -369,9 +369,12 @@ impl Dialogue {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
                 next.choices.clear();
-                let variants: Vec<&Entry> = (0..hits.len())
-                    .filter(|&j| j != i && variants(names(i), names(j)))
-                    .map(|j| &kb.catalogue.entries[hits[j].entry])
+                // The same service in its other forms, wherever the search ranked them.
+                let variants: Vec<&Entry> = kb
+                    .catalogue
+                    .entries
+                    .iter()
+                    .filter(|other| variants(&entry.name, &other.name))
                     .collect();
                 done(
                     compose::answer(&kb.catalogue, entry, &variants, aspect, lang),
