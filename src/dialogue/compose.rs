@@ -367,13 +367,10 @@ pub(super) fn silent(lang: Lang) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knowledge::files::parse_entry;
+    use crate::knowledge::files::test_entry;
 
     fn entry(id: &str, name: &str) -> Entry {
-        parse_entry(&format!(
-            "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\nText.\n"
-        ))
-        .unwrap()
+        test_entry(id, name, "Text.")
     }
 
     #[test]

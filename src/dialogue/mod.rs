@@ -494,14 +494,7 @@ enum Choice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knowledge::files::parse_entry;
-
-    fn entry(id: &str, name: &str, text: &str) -> Entry {
-        parse_entry(&format!(
-            "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\n{text}\n"
-        ))
-        .unwrap()
-    }
+    use crate::knowledge::files::test_entry as entry;
 
     /// A dialogue over `entries` and a few unrelated ones, so that words weigh as in a city's
     /// catalogue.

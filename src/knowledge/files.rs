@@ -83,6 +83,15 @@ fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FilesError> {
     Ok(files)
 }
 
+/// An entry as a test writes one: an id, a name and a text.
+#[cfg(test)]
+pub(crate) fn test_entry(id: &str, name: &str, text: &str) -> Entry {
+    parse_entry(&format!(
+        "+++\nid = \"{id}\"\nname = \"{name}\"\n+++\n{text}\n"
+    ))
+    .expect("a test entry parses")
+}
+
 /// Parses one entry file: `+++`, TOML, `+++`, Markdown body.
 pub fn parse_entry(text: &str) -> Result<Entry, String> {
     let text = text.trim_start_matches('\u{feff}');

@@ -74,17 +74,20 @@ impl Thesaurus {
     /// Reads a MyThes `.dat` file: an encoding line, then for each word a `word|count` line and
     /// `count` meaning lines `(pos)|word|word (ugs.)|word (Oberbegriff)|…`.
     pub fn load(path: &Path) -> Result<Thesaurus, ThesaurusError> {
-        let file = std::fs::File::open(path).map_err(|source| ThesaurusError {
+        let error = |source| ThesaurusError {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(error)?;
+        Thesaurus::read(std::io::BufReader::new(file)).map_err(error)
+    }
+
+    /// Reads the MyThes format from any reader (see [`Thesaurus::load`]).
+    pub fn read(reader: impl BufRead) -> std::io::Result<Thesaurus> {
         let mut t = Thesaurus::default();
         let mut seen: HashSet<Vec<u32>> = HashSet::new();
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line.map_err(|source| ThesaurusError {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        for line in reader.lines() {
+            let line = line?;
             // Meaning lines start with the part of speech, "-" or "(…)"; the rest are headers.
             if !(line.starts_with("-|") || line.starts_with('(')) {
                 continue;
@@ -194,10 +197,7 @@ waffe|1\n\
 -|Waffe|Gewehr (Unterbegriff)|in Alarmbereitschaft\n";
 
     fn sample() -> Thesaurus {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("th.dat");
-        std::fs::write(&path, SAMPLE).unwrap();
-        Thesaurus::load(&path).unwrap()
+        Thesaurus::read(SAMPLE.as_bytes()).unwrap()
     }
 
     #[test]
