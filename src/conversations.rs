@@ -201,10 +201,7 @@ impl Conversations {
         channel: Channel,
     ) -> Result<Reply, ConversationError> {
         let mut context = conversation.context.clone();
-        context.with_staff = matches!(
-            conversation.state,
-            ConversationState::Waiting | ConversationState::Claimed
-        );
+        context.with_staff = conversation.state.with_staff();
         let vector = self.query_vector(&message.text).await;
         let decision = self
             .dialogue
@@ -314,10 +311,7 @@ impl Conversations {
         reason: HandoffReason,
         lang: Lang,
     ) -> Result<Reply, ConversationError> {
-        if matches!(
-            conversation.state,
-            ConversationState::Waiting | ConversationState::Claimed
-        ) {
+        if conversation.state.with_staff() {
             // Already with staff: nothing new to say, nothing to record twice.
             return Ok(self.dialogue.handoff_reply(reason, lang));
         }
@@ -367,7 +361,9 @@ impl Conversations {
     }
 
     /// Records a staff action's line in the transcript and tells the live readers.
-    async fn staff_event(
+    /// Records lines (for example a system line a channel writes) and tells the widget and the
+    /// console about them and about the conversation's state.
+    pub async fn record(
         &self,
         conversation: &Conversation,
         messages: &[NewMessage],
@@ -401,7 +397,7 @@ impl Conversations {
             }));
         }
         let line = format!("{} hat das Gespräch übernommen.", staff.name);
-        self.staff_event(
+        self.record(
             &c,
             &[NewMessage::system(c.channel, line)],
             ConversationState::Claimed,
@@ -432,7 +428,7 @@ impl Conversations {
             "{} hat das Gespräch an die Warteschlange zurückgegeben.",
             staff.name
         );
-        self.staff_event(
+        self.record(
             &c,
             &[NewMessage::system(c.channel, line)],
             ConversationState::Waiting,
@@ -462,7 +458,7 @@ impl Conversations {
             "{} hat das Gespräch an {} übergeben.",
             staff.name, colleague.name
         );
-        self.staff_event(
+        self.record(
             &c,
             &[NewMessage::system(c.channel, line)],
             ConversationState::Claimed,
@@ -508,7 +504,7 @@ impl Conversations {
             author_name: Some(staff.name.clone()),
             ..NewMessage::citizen(c.channel, text)
         };
-        self.staff_event(&c, &[note], c.state).await
+        self.record(&c, &[note], c.state).await
     }
 
     /// Ends the handoff with an outcome; the bot answers new questions again.
@@ -526,7 +522,7 @@ impl Conversations {
             return Err(ConversationError::Conflict(Conflict::NotOpen));
         }
         let line = format!("{} hat das Gespräch abgeschlossen ({outcome}).", staff.name);
-        self.staff_event(
+        self.record(
             &c,
             &[NewMessage::system(c.channel, line)],
             ConversationState::Closed,
@@ -541,7 +537,7 @@ impl Conversations {
             return Err(ConversationError::Conflict(Conflict::NotClosed));
         }
         let line = format!("{} hat das Gespräch wieder geöffnet.", staff.name);
-        self.staff_event(
+        self.record(
             &c,
             &[NewMessage::system(c.channel, line)],
             ConversationState::Claimed,
@@ -565,7 +561,7 @@ impl Conversations {
             })
             .unwrap_or_default();
         let line = format!("Die Antwort vom {at} konnte nicht zugestellt werden: {error}");
-        self.staff_event(
+        self.record(
             conversation,
             &[NewMessage::system(conversation.channel, line)],
             conversation.state,

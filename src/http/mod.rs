@@ -257,7 +257,7 @@ pub struct HandoffRequest {
     pub lang: Option<String>,
 }
 
-fn message_text(text: String) -> Result<String, ApiError> {
+pub(crate) fn message_text(text: String) -> Result<String, ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::Invalid(
             "empty_message",

@@ -67,6 +67,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A conversation id in a row that is not one.
+impl From<uuid::Error> for StoreError {
+    fn from(e: uuid::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
@@ -132,6 +139,14 @@ pub enum ConversationState {
 }
 
 impl ConversationState {
+    /// Whether the conversation is with the staff (waiting or claimed): the bot stays silent.
+    pub fn with_staff(self) -> bool {
+        matches!(
+            self,
+            ConversationState::Waiting | ConversationState::Claimed
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ConversationState::Bot => "bot",

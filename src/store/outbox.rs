@@ -55,9 +55,7 @@ type DeliveryRow = (
 fn delivery(row: DeliveryRow) -> Result<Delivery> {
     let (conversation, seq, channel, text, outcome, entries, author_name, at, attempts) = row;
     Ok(Delivery {
-        conversation: conversation
-            .parse()
-            .map_err(|_| super::StoreError::Corrupt(format!("conversation id {conversation}")))?,
+        conversation: conversation.parse()?,
         message: Message {
             seq,
             author: Author::Staff,

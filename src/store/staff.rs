@@ -207,9 +207,7 @@ type QueueRow = (
 fn queue_item(row: QueueRow) -> Result<QueueItem> {
     let (id, channel, state, reason, handoff_at, assignee, name, closed, last, updated_at) = row;
     Ok(QueueItem {
-        id: id
-            .parse()
-            .map_err(|e: uuid::Error| StoreError::Corrupt(e.to_string()))?,
+        id: id.parse()?,
         channel: channel.parse()?,
         state: state.parse()?,
         reason: reason.as_deref().map(parse_reason).transpose()?,
