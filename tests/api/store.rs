@@ -19,6 +19,21 @@ fn entry(id: &str, name: &str) -> Entry {
     .unwrap()
 }
 
+/// A new conversation on `channel` in `state`, created and last changed at `at`.
+pub fn conversation(channel: Channel, state: ConversationState, at: i64) -> Conversation {
+    Conversation {
+        id: ConversationId::new(),
+        channel,
+        token_digest: "digest".into(),
+        state,
+        context: Context::default(),
+        handoff: None,
+        assignee: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 async fn suite(store: Arc<dyn Store>) {
     // Entries: insert, update in place, unchanged.
     let a = entry("a", "Reisepass");
@@ -51,14 +66,7 @@ async fn suite(store: Arc<dyn Store>) {
     let id = ConversationId::new();
     let c = Conversation {
         id,
-        channel: Channel::Web,
-        token_digest: "digest".into(),
-        state: ConversationState::Bot,
-        context: Context::default(),
-        handoff: None,
-        assignee: None,
-        created_at: 10,
-        updated_at: 10,
+        ..conversation(Channel::Web, ConversationState::Bot, 10)
     };
     store.create_conversation(&c).await.unwrap();
     assert!(
@@ -169,6 +177,7 @@ async fn suite(store: Arc<dyn Store>) {
     console(store.as_ref()).await;
     outbox(store.as_ref()).await;
     crate::telegram::store_suite(store.as_ref()).await;
+    crate::email::store_suite(store.as_ref()).await;
     phone(store.as_ref()).await;
 }
 
@@ -180,14 +189,7 @@ async fn phone(store: &dyn Store) {
     store
         .create_conversation(&Conversation {
             id,
-            channel: Channel::Phone,
-            token_digest: "digest".into(),
-            state: ConversationState::Bot,
-            context: Context::default(),
-            handoff: None,
-            assignee: None,
-            created_at: 1,
-            updated_at: 1,
+            ..conversation(Channel::Phone, ConversationState::Bot, 1)
         })
         .await
         .unwrap();
@@ -322,17 +324,7 @@ async fn console(store: &dyn Store) {
     // Two conversations handed over; the second waits behind the first.
     let mut ids = Vec::new();
     for at in [1000, 2000] {
-        let c = Conversation {
-            id: ConversationId::new(),
-            channel: Channel::Telegram,
-            token_digest: "d".into(),
-            state: ConversationState::Bot,
-            context: Context::default(),
-            handoff: None,
-            assignee: None,
-            created_at: at,
-            updated_at: at,
-        };
+        let c = conversation(Channel::Telegram, ConversationState::Bot, at);
         store.create_conversation(&c).await.unwrap();
         store
             .append(
@@ -454,17 +446,7 @@ async fn console(store: &dyn Store) {
 /// The outbox of staff replies: only staff messages of the asked channel, oldest first,
 /// leased while taken, retried when due, never taken again once sent or given up.
 async fn outbox(store: &dyn Store) {
-    let conversation = |channel| Conversation {
-        id: ConversationId::new(),
-        channel,
-        token_digest: "d".into(),
-        state: ConversationState::Claimed,
-        context: Context::default(),
-        handoff: None,
-        assignee: None,
-        created_at: 1,
-        updated_at: 1,
-    };
+    let conversation = |channel| conversation(channel, ConversationState::Claimed, 1);
     let staff = |channel, text: &str| NewMessage {
         author: Author::Staff,
         author_name: Some("Anna".into()),
@@ -568,7 +550,6 @@ async fn outbox(store: &dyn Store) {
     assert_eq!(chat_taken[0].message.text, "chat");
     store.delete_conversation(mail.id).await.unwrap();
     store.delete_conversation(chat.id).await.unwrap();
-    crate::email::store_suite(store).await;
 }
 
 #[tokio::test]
