@@ -18,6 +18,7 @@ pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -94,6 +95,16 @@ struct Fetched {
     /// `None` when the mail was larger than the limit: only its size is known.
     raw: Option<Vec<u8>>,
     size: u32,
+}
+
+/// What a batch came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batch {
+    /// No new mail.
+    Empty,
+    Worked,
+    /// Another instance took the mailbox while the batch ran.
+    LeaseLost,
 }
 
 /// How a mail ended up.
@@ -203,15 +214,16 @@ impl Inner {
             "e-mail channel reading the mailbox"
         );
         loop {
-            if !self.lease().await? {
+            let held = self.lease().await?
+                && match self.batch(&mut session, uidvalidity).await? {
+                    Batch::Worked => continue,
+                    Batch::Empty => true,
+                    Batch::LeaseLost => false,
+                };
+            if !held {
                 tracing::info!("mailbox lease lost to another instance");
                 let _ = session.logout().await;
                 return Ok(());
-            }
-            while self.batch(&mut session, uidvalidity).await? > 0 {
-                if !self.lease().await? {
-                    return Ok(());
-                }
             }
             self.resend_unconfirmed().await?;
             // Renew the lease well before it runs out, and look at unconfirmed replies again,
@@ -232,12 +244,13 @@ impl Inner {
         }
     }
 
-    /// Fetches and handles the next batch of mails; how many there were.
+    /// Fetches and handles the next batch of mails, renewing the lease while it runs: a batch
+    /// may take longer than the lease, and another instance must not take the mailbox under it.
     async fn batch(
         &self,
         session: &mut imap::Session,
         uidvalidity: u32,
-    ) -> Result<usize, EmailError> {
+    ) -> Result<Batch, EmailError> {
         let store = self.conversations.store();
         let last = store.mail_cursor(&self.mailbox, uidvalidity).await?;
         let mut uids: Vec<u32> = session
@@ -247,7 +260,7 @@ impl Inner {
             .filter(|u| *u > last)
             .collect();
         if uids.is_empty() {
-            return Ok(0);
+            return Ok(Batch::Empty);
         }
         uids.sort_unstable();
         uids.truncate(self.settings.batch);
@@ -317,33 +330,57 @@ impl Inner {
                 .unwrap_or_else(|| format!("uid:{}", f.uid));
             by_sender.entry(key).or_default().push((f, mail));
         }
-        let results: Vec<(u32, Result<Handled, EmailError>)> =
-            futures::stream::iter(by_sender.into_values())
-                .map(|mails| async move {
-                    let mut out = Vec::with_capacity(mails.len());
-                    for (f, mail) in mails {
-                        let uid = f.uid;
-                        let r = self.handle(uidvalidity, f, mail).await;
-                        out.push((uid, r));
+        // Once the lease is lost, no further mail is begun; `None` marks one left untouched.
+        let lost = AtomicBool::new(false);
+        let lost = &lost;
+        let handling = futures::stream::iter(by_sender.into_values())
+            .map(|mails| async move {
+                let mut out = Vec::with_capacity(mails.len());
+                for (f, mail) in mails {
+                    let uid = f.uid;
+                    if lost.load(Ordering::SeqCst) {
+                        out.push((uid, None));
+                        continue;
                     }
-                    out
-                })
-                .buffer_unordered(self.settings.concurrency)
-                .flat_map(futures::stream::iter)
-                .collect()
-                .await;
+                    let r = self.handle(uidvalidity, f, mail).await;
+                    out.push((uid, Some(r)));
+                }
+                out
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .flat_map(futures::stream::iter)
+            .collect::<Vec<(u32, Option<Result<Handled, EmailError>>)>>();
+        tokio::pin!(handling);
+        let mut renew = tokio::time::interval(self.settings.lease / 3);
+        renew.tick().await;
+        let results = loop {
+            tokio::select! {
+                results = &mut handling => break results,
+                _ = renew.tick(), if !lost.load(Ordering::SeqCst) => {
+                    let held = self.lease().await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "mailbox lease not renewed");
+                        false
+                    });
+                    if !held {
+                        tracing::warn!("mailbox lease lost during a batch: finishing the mails begun, beginning no more");
+                        lost.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        };
 
         let mut done = Vec::new();
         let mut failed = Vec::new();
         let mut unfinished: Option<u32> = None;
         for (uid, r) in results {
             match r {
-                Ok(Handled::Final) => done.push(uid),
-                Ok(Handled::Failed) => failed.push(uid),
-                Err(e) => {
+                Some(Ok(Handled::Final)) => done.push(uid),
+                Some(Ok(Handled::Failed)) => failed.push(uid),
+                Some(Err(e)) => {
                     tracing::warn!(uid, error = %crate::pii::mask(&e.to_string()), "mail not handled yet; tried again later");
                     unfinished = Some(unfinished.map_or(uid, |u| u.min(uid)));
                 }
+                None => unfinished = Some(unfinished.map_or(uid, |u| u.min(uid))),
             }
         }
         if !done.is_empty() {
@@ -371,12 +408,15 @@ impl Inner {
                 .set_mail_cursor(&self.mailbox, uidvalidity, cursor)
                 .await?;
         }
+        if lost.load(Ordering::SeqCst) {
+            return Ok(Batch::LeaseLost);
+        }
         if let Some(u) = unfinished {
             return Err(EmailError::Envelope(format!(
                 "mail UID {u} could not be finished"
             )));
         }
-        Ok(uids.len())
+        Ok(Batch::Worked)
     }
 
     /// Handles one mail; an error leaves it to be tried again.
@@ -578,14 +618,18 @@ impl Inner {
             recipient: from.as_str().to_string(),
             raw,
         };
-        store.put_outbound(&out, now_ms()).await?;
+        // False when another instance stored this reply first (its lease ran out under it):
+        // that one sends it, or the resend of unconfirmed replies does; never both.
+        let stored = store.put_outbound(&out, now_ms()).await?;
         store
             .add_mail_message_id(&reply_id, conversation.id)
             .await?;
         store
             .set_inbound(key, InboundState::Done, None, None, now_ms())
             .await?;
-        if let Err(e) = self.send(&out.message_id, &out.recipient, &out.raw).await {
+        if !stored {
+            tracing::info!("reply already stored by another attempt: not sent from here");
+        } else if let Err(e) = self.send(&out.message_id, &out.recipient, &out.raw).await {
             // Stored: it goes out with the next retry.
             tracing::warn!(recipient = %from.masked(), error = %crate::pii::mask(&e.to_string()), "reply not sent yet");
         }
@@ -829,10 +873,14 @@ impl outbox::Sender for EmailChannel {
             recipient: to.as_str().to_string(),
             raw,
         };
-        store
+        let stored = store
             .put_outbound(&out, now_ms())
             .await
             .map_err(|e| retry(e.to_string()))?;
+        if !stored {
+            // Another attempt stored it first: the mailbox worker confirms or resends it.
+            return Ok(());
+        }
         store
             .add_mail_message_id(&id, conversation.id)
             .await
