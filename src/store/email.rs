@@ -91,6 +91,47 @@ impl OutboundKind {
     }
 }
 
+/// Where a stored reply stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundState {
+    /// Stored; its sending not confirmed yet.
+    Pending,
+    Sent,
+    /// Given up: refused for good, or not sent after the channel's number of attempts.
+    Failed,
+}
+
+impl OutboundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundState::Pending => "pending",
+            OutboundState::Sent => "sent",
+            OutboundState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OutboundState> {
+        Ok(match s {
+            "pending" => OutboundState::Pending,
+            "sent" => OutboundState::Sent,
+            "failed" => OutboundState::Failed,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown outbound mail state '{other}'"
+                )));
+            }
+        })
+    }
+
+    pub fn is_sent(self) -> bool {
+        self == OutboundState::Sent
+    }
+
+    pub fn is_failed(self) -> bool {
+        self == OutboundState::Failed
+    }
+}
+
 /// A reply as it goes out, byte for byte.
 #[derive(Debug, Clone)]
 pub struct OutboundMail {
@@ -159,13 +200,15 @@ pub trait EmailStore: Send + Sync {
 
     /// Stores a reply before it is sent, as an attempt now; false if it exists already.
     async fn put_outbound(&self, mail: &OutboundMail, now: i64) -> Result<bool>;
-    /// The state of a reply ("pending", "sent"), if it exists.
-    async fn outbound_state(&self, message_id: &str) -> Result<Option<String>>;
+    /// The state of a reply, if it exists.
+    async fn outbound_state(&self, message_id: &str) -> Result<Option<OutboundState>>;
     async fn outbound_attempt(&self, message_id: &str, now: i64) -> Result<()>;
     /// Marks a reply sent; false when it was already marked or is unknown.
     async fn mark_outbound_sent(&self, message_id: &str, now: i64) -> Result<bool>;
-    /// Replies whose last attempt started before `before`, not confirmed sent, tried fewer
-    /// than ten times.
+    /// Gives a pending reply up: it is no longer offered for sending again.
+    async fn mark_outbound_failed(&self, message_id: &str, now: i64) -> Result<()>;
+    /// Replies whose last attempt started before `before`, neither confirmed sent nor given
+    /// up.
     async fn pending_outbound(&self, before: i64, limit: i64) -> Result<Vec<PendingMail>>;
     /// How many bot replies went to this address since `since`.
     async fn bot_replies_since(&self, recipient: &str, since: i64) -> Result<i64>;
@@ -382,11 +425,13 @@ macro_rules! email_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn outbound_state(&self, message_id: &str) -> Result<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT state FROM email_outbound WHERE message_id = $1")
-                    .bind(message_id)
-                    .fetch_optional(&self.pool)
-                    .await?)
+            async fn outbound_state(&self, message_id: &str) -> Result<Option<OutboundState>> {
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM email_outbound WHERE message_id = $1")
+                        .bind(message_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                state.as_deref().map(OutboundState::parse).transpose()
             }
 
             async fn outbound_attempt(&self, message_id: &str, now: i64) -> Result<()> {
@@ -411,10 +456,22 @@ macro_rules! email_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn mark_outbound_failed(&self, message_id: &str, now: i64) -> Result<()> {
+                // `sent_at` stays empty; `attempted_at` says when it was given up.
+                sqlx::query(
+                    "UPDATE email_outbound SET state = 'failed', attempted_at = $1 WHERE message_id = $2 AND state = 'pending'",
+                )
+                .bind(now)
+                .bind(message_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn pending_outbound(&self, before: i64, limit: i64) -> Result<Vec<PendingMail>> {
                 let rows: Vec<(String, String, Vec<u8>, i64, i64)> = sqlx::query_as(
                     "SELECT message_id, recipient, raw, attempts, attempted_at FROM email_outbound \
-                     WHERE state = 'pending' AND attempts < 10 AND attempted_at < $1 ORDER BY attempted_at LIMIT $2",
+                     WHERE state = 'pending' AND attempted_at < $1 ORDER BY attempted_at LIMIT $2",
                 )
                 .bind(before)
                 .bind(limit)

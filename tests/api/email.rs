@@ -736,7 +736,7 @@ pub async fn store_suite(store: &dyn Store) {
             .outbound_state(&mail.message_id)
             .await
             .unwrap()
-            .as_deref(),
+            .map(|s| s.as_str()),
         Some("sent")
     );
 
@@ -943,7 +943,7 @@ async fn a_reply_cut_off_by_a_crash_is_confirmed_by_its_copy_or_sent_once() {
                 .outbound_state(&mail.message_id)
                 .await
                 .unwrap()
-                .as_deref(),
+                .map(|s| s.as_str()),
             Some("sent")
         );
     }

@@ -70,6 +70,8 @@ const ATTACHMENTS_LINE: &str = "Anhänge der E-Mail (vom Assistenten nicht geles
 const EMPTY_MAIL_REPLY: &str = "Guten Tag,\n\nIhre E-Mail an uns war leider leer. Bitte schreiben Sie uns Ihre Frage in einer neuen Nachricht; wir antworten gern.";
 const RATE_LIMITED_LINE: &str =
     "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
+/// Attempts at sending a stored reply before it is given up.
+const SEND_ATTEMPTS: i64 = 10;
 const BOUNCED_LINE: &str = "Eine E-Mail an den Bürger konnte nicht zugestellt werden (Unzustellbarkeitsnachricht erhalten).";
 
 /// The e-mail channel, ready to run.
@@ -759,6 +761,19 @@ impl Inner {
         let store = self.conversations.store();
         let before = now_ms() - self.settings.resend_after.as_millis() as i64;
         for mail in store.pending_outbound(before, 100).await? {
+            if mail.attempts >= SEND_ATTEMPTS {
+                // A staff reply's outbox sees it failed and notes that in the transcript.
+                store
+                    .mark_outbound_failed(&mail.message_id, now_ms())
+                    .await?;
+                metrics::counter!("rathaus_email_undeliverable_total").increment(1);
+                tracing::error!(
+                    message_id = %mail.message_id,
+                    attempts = mail.attempts,
+                    "reply given up: not sent after {SEND_ATTEMPTS} attempts"
+                );
+                continue;
+            }
             store.outbound_attempt(&mail.message_id, now_ms()).await?;
             tracing::info!(
                 attempts = mail.attempts + 1,
@@ -833,19 +848,22 @@ impl outbox::Sender for EmailChannel {
             ));
         };
         let id = inner.sender.staff_reply_id(conversation.id, message.seq);
+        // Stored by an earlier attempt: the mailbox worker confirms or resends it, and the
+        // outbox keeps asking until it is sent or given up.
+        let unconfirmed = || retry("stored, not confirmed sent yet".into());
         match store
             .outbound_state(&id)
             .await
             .map_err(|e| retry(e.to_string()))?
-            .as_deref()
         {
-            Some("sent") => return Ok(()),
-            Some(_) => {
-                // Stored by an attempt that was cut off: the mailbox worker confirms or
-                // resends it.
-                return Ok(());
-            }
             None => {}
+            Some(s) if s.is_sent() => return Ok(()),
+            Some(s) if s.is_failed() => {
+                return Err(SendError::Permanent(format!(
+                    "the mail was refused or not sent after {SEND_ATTEMPTS} attempts"
+                )));
+            }
+            Some(_) => return Err(unconfirmed()),
         }
         let to = EmailAddress::try_from(thread.address.as_str()).map_err(SendError::Permanent)?;
         let mut text = message.text.trim().to_string();
@@ -878,8 +896,7 @@ impl outbox::Sender for EmailChannel {
             .await
             .map_err(|e| retry(e.to_string()))?;
         if !stored {
-            // Another attempt stored it first: the mailbox worker confirms or resends it.
-            return Ok(());
+            return Err(unconfirmed());
         }
         store
             .add_mail_message_id(&id, conversation.id)
@@ -888,14 +905,15 @@ impl outbox::Sender for EmailChannel {
         match inner.send(&id, &out.recipient, &out.raw).await {
             Ok(()) => Ok(()),
             Err(EmailError::Smtp(e)) if e.is_permanent() => {
+                store
+                    .mark_outbound_failed(&id, now_ms())
+                    .await
+                    .map_err(|e| retry(e.to_string()))?;
                 Err(SendError::Permanent(e.to_string()))
             }
             // Stored and unconfirmed: the mailbox worker sends it again if its copy never
-            // arrives.
-            Err(e) => {
-                tracing::warn!(error = %crate::pii::mask(&e.to_string()), "staff reply stored, sending it again later");
-                Ok(())
-            }
+            // arrives, and the outbox's next try finds it sent.
+            Err(e) => Err(retry(crate::pii::mask(&e.to_string()).into_owned())),
         }
     }
 }
