@@ -214,15 +214,10 @@ pub trait EmailStore: Send + Sync {
     async fn bot_replies_since(&self, recipient: &str, since: i64) -> Result<i64>;
 }
 
-fn parse_id(s: &str) -> Result<ConversationId> {
-    s.parse()
-        .map_err(|e: uuid::Error| StoreError::Corrupt(e.to_string()))
-}
-
 fn thread_row(row: (String, String, String, String, String)) -> Result<MailThread> {
     let (id, address, subject, last_message_id, refs) = row;
     Ok(MailThread {
-        conversation: parse_id(&id)?,
+        conversation: id.parse()?,
         address,
         subject,
         last_message_id,
@@ -306,7 +301,7 @@ macro_rules! email_store {
                 .await?;
                 Ok(InboundRecord {
                     state: InboundState::parse(&state)?,
-                    conversation: conversation.as_deref().map(parse_id).transpose()?,
+                    conversation: conversation.map(|c| c.parse()).transpose()?,
                 })
             }
 
