@@ -512,15 +512,13 @@ impl Inner {
             if !mail.attachments.is_empty() {
                 let list: Vec<String> = mail.attachments.iter().map(|a| a.describe()).collect();
                 let line = format!("{ATTACHMENTS_LINE}: {}", list.join("; "));
-                let recorded = store
-                    .append(
-                        conversation.id,
+                self.conversations
+                    .record(
+                        &conversation,
                         &[NewMessage::system(Channel::Email, line)],
-                        now_ms(),
+                        conversation.state,
                     )
                     .await?;
-                self.conversations
-                    .announce(&conversation, recorded, conversation.state);
             }
         }
 
@@ -539,18 +537,16 @@ impl Inner {
         {
             tracing::warn!(sender = %from.masked(), "reply limit per sender reached: mail kept, not answered");
             metrics::counter!("rathaus_email_rate_limited_total").increment(1);
-            let recorded = store
-                .append(
-                    conversation.id,
+            self.conversations
+                .record(
+                    &conversation,
                     &[
                         NewMessage::citizen(Channel::Email, citizen_text(&mail)),
                         NewMessage::system(Channel::Email, RATE_LIMITED_LINE),
                     ],
-                    now_ms(),
+                    conversation.state,
                 )
                 .await?;
-            self.conversations
-                .announce(&conversation, recorded, conversation.state);
             store
                 .set_inbound(
                     key,
@@ -569,9 +565,9 @@ impl Inner {
             mail.question.clone()
         };
         let text = if question.trim().is_empty() {
-            let recorded = store
-                .append(
-                    conversation.id,
+            self.conversations
+                .record(
+                    &conversation,
                     &[
                         NewMessage::citizen(Channel::Email, ""),
                         NewMessage {
@@ -579,11 +575,9 @@ impl Inner {
                             ..NewMessage::citizen(Channel::Email, EMPTY_MAIL_REPLY)
                         },
                     ],
-                    now_ms(),
+                    conversation.state,
                 )
                 .await?;
-            self.conversations
-                .announce(&conversation, recorded, conversation.state);
             EMPTY_MAIL_REPLY.to_string()
         } else {
             let reply = self
@@ -717,14 +711,13 @@ impl Inner {
                 if let Some(thread) = store.mail_thread_of(&ours).await?
                     && let Some(c) = store.conversation(thread.conversation).await?
                 {
-                    let recorded = store
-                        .append(
-                            c.id,
+                    self.conversations
+                        .record(
+                            &c,
                             &[NewMessage::system(Channel::Email, BOUNCED_LINE)],
-                            now_ms(),
+                            c.state,
                         )
                         .await?;
-                    self.conversations.announce(&c, recorded, c.state);
                 }
             }
             _ => {}
