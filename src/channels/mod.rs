@@ -4,6 +4,7 @@
 //! citizens through the [`outbox`], which keeps them until they are sent.
 
 pub mod email;
+pub mod html;
 pub mod outbox;
 pub mod phone;
 pub mod telegram;

@@ -11,6 +11,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use super::inbound::EmailAddress;
+use crate::channels::html::linkify;
 use crate::dialogue::Reply;
 use crate::store::ConversationId;
 
@@ -110,16 +111,6 @@ pub fn bot_text(reply: &Reply) -> String {
     text
 }
 
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"https?://[^\s<>"')\]]+"#).expect("valid pattern"));
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The HTML part: paragraphs and line breaks as in the text, addresses as links.
 fn html(text: &str, signature: &str) -> String {
     let mut out = String::from(
@@ -137,19 +128,6 @@ fn html(text: &str, signature: &str) -> String {
         ));
     }
     out.push_str("</body></html>");
-    out
-}
-
-fn linkify(line: &str) -> String {
-    let mut out = String::new();
-    let mut last = 0;
-    for m in URL.find_iter(line) {
-        out.push_str(&escape(&line[last..m.start()]));
-        let url = escape(m.as_str());
-        out.push_str(&format!("<a href=\"{url}\">{url}</a>"));
-        last = m.end();
-    }
-    out.push_str(&escape(&line[last..]));
     out
 }
 

@@ -2,11 +2,9 @@
 //! anchors, clarify choices and "talk to a person" as inline buttons, long texts split below
 //! Telegram's length limit. Pure functions: no I/O, no Bot API types beyond the keyboard.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
+use crate::channels::html::{escape, linkify};
 use crate::dialogue::{EntryRef, Outcome};
 use crate::knowledge::EntryId;
 use crate::language::Lang;
@@ -51,42 +49,6 @@ pub struct BotLine {
     pub entries: Vec<EntryRef>,
     pub offer_handoff: bool,
     pub lang: Lang,
-}
-
-/// Escapes text for Telegram's HTML parse mode (also safe inside attribute values).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"https?://[^\s<>"]+"#).expect("valid URL pattern"));
-
-/// Escaped text with its web addresses as links.
-pub fn linkify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 32);
-    let mut last = 0;
-    for m in URL.find_iter(text) {
-        // Sentence punctuation after an address is not part of it.
-        let url = m
-            .as_str()
-            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '»', '“', '”', '\'']);
-        out.push_str(&escape(&text[last..m.start()]));
-        let e = escape(url);
-        out.push_str(&format!("<a href=\"{e}\">{e}</a>"));
-        last = m.start() + url.len();
-    }
-    out.push_str(&escape(&text[last..]));
-    out
 }
 
 /// Cuts text into parts of at most `max` characters, at paragraph or line ends where there
@@ -213,17 +175,6 @@ mod tests {
             source: None,
             booking: None,
         }
-    }
-
-    #[test]
-    fn markup_in_catalogue_text_is_escaped_and_links_become_anchors() {
-        let html =
-            linkify("Gebühren: <37 €> & mehr \"hier\"\nQuelle: https://stadt.example/a?b=1&c=2.");
-        assert_eq!(
-            html,
-            "Gebühren: &lt;37 €&gt; &amp; mehr &quot;hier&quot;\nQuelle: \
-             <a href=\"https://stadt.example/a?b=1&amp;c=2\">https://stadt.example/a?b=1&amp;c=2</a>."
-        );
     }
 
     #[test]
