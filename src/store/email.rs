@@ -149,7 +149,6 @@ pub struct PendingMail {
     pub recipient: String,
     pub raw: Vec<u8>,
     pub attempts: i64,
-    pub attempted_at: i64,
 }
 
 #[async_trait]
@@ -464,8 +463,8 @@ macro_rules! email_store {
             }
 
             async fn pending_outbound(&self, before: i64, limit: i64) -> Result<Vec<PendingMail>> {
-                let rows: Vec<(String, String, Vec<u8>, i64, i64)> = sqlx::query_as(
-                    "SELECT message_id, recipient, raw, attempts, attempted_at FROM email_outbound \
+                let rows: Vec<(String, String, Vec<u8>, i64)> = sqlx::query_as(
+                    "SELECT message_id, recipient, raw, attempts FROM email_outbound \
                      WHERE state = 'pending' AND attempted_at < $1 ORDER BY attempted_at LIMIT $2",
                 )
                 .bind(before)
@@ -474,12 +473,11 @@ macro_rules! email_store {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(message_id, recipient, raw, attempts, attempted_at)| PendingMail {
+                    .map(|(message_id, recipient, raw, attempts)| PendingMail {
                         message_id,
                         recipient,
                         raw,
                         attempts,
-                        attempted_at,
                     })
                     .collect())
             }

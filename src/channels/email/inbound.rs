@@ -127,8 +127,6 @@ pub struct InboundMail {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub subject: String,
-    /// The whole body as text (HTML converted), before quotes are stripped.
-    pub body: String,
     /// What the citizen wrote in this mail: no quoted history, no signature.
     pub question: String,
     pub attachments: Vec<Attachment>,
@@ -197,7 +195,6 @@ pub fn parse(
         in_reply_to,
         references,
         subject,
-        body,
         question,
         attachments,
         robot: None,

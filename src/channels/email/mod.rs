@@ -57,6 +57,8 @@ pub enum EmailError {
     Compose(#[from] outbound::ComposeError),
     #[error("{0}")]
     Envelope(String),
+    #[error("mail UID {0} could not be finished")]
+    Unfinished(u32),
 }
 
 impl From<async_imap::error::Error> for EmailError {
@@ -83,6 +85,8 @@ pub struct EmailChannel {
 struct Inner {
     settings: EmailSettings,
     sender: Sender,
+    /// The city's address, the envelope's sender and the copy's recipient.
+    own_address: lettre::Address,
     conversations: Conversations,
     smtp: AsyncSmtpTransport<Tokio1Executor>,
     /// This process's name on the mailbox lease.
@@ -142,6 +146,11 @@ impl EmailChannel {
                 password.expose_secret().to_string(),
             ));
         }
+        let own_address = settings
+            .address
+            .as_str()
+            .parse()
+            .map_err(|_| EmailError::Envelope("invalid own address".into()))?;
         let mailbox = format!(
             "{}@{}:{}/{}",
             settings.imap.user, settings.imap.host, settings.imap.port, settings.imap.mailbox
@@ -153,6 +162,7 @@ impl EmailChannel {
                     name: settings.name.clone(),
                     signature: settings.signature.clone(),
                 },
+                own_address,
                 smtp: builder.build(),
                 holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
                 mailbox,
@@ -414,9 +424,7 @@ impl Inner {
             return Ok(Batch::LeaseLost);
         }
         if let Some(u) = unfinished {
-            return Err(EmailError::Envelope(format!(
-                "mail UID {u} could not be finished"
-            )));
+            return Err(EmailError::Unfinished(u));
         }
         Ok(Batch::Worked)
     }
@@ -492,11 +500,17 @@ impl Inner {
             return fail("no sender address".into()).await;
         };
 
-        let (conversation, thread, first_time) = match record.conversation {
+        // A mail begun before a restart keeps the conversation it was filed in.
+        let begun = match record.conversation {
             Some(id) => match (store.conversation(id).await?, store.mail_thread(id).await?) {
-                (Some(c), Some(t)) => (c, t, false),
-                _ => self.thread_for(&mail, &from, &message_id).await?,
+                (Some(c), Some(t)) => Some((c, t)),
+                _ => None,
             },
+            None => None,
+        };
+        let first_time = begun.is_none();
+        let (conversation, thread) = match begun {
+            Some(found) => found,
             None => self.thread_for(&mail, &from, &message_id).await?,
         };
         if first_time {
@@ -633,13 +647,13 @@ impl Inner {
     }
 
     /// The conversation a citizen's mail belongs to: the thread it answers, if the same
-    /// address started it; otherwise a new one. Returns (conversation, thread, true).
+    /// address started it; otherwise a new one.
     async fn thread_for(
         &self,
         mail: &InboundMail,
         from: &EmailAddress,
         message_id: &str,
-    ) -> Result<(Conversation, MailThread, bool), EmailError> {
+    ) -> Result<(Conversation, MailThread), EmailError> {
         let store = self.conversations.store();
         let mut references = mail.references.clone();
         references.retain(|r| r != message_id);
@@ -665,7 +679,7 @@ impl Inner {
                 store
                     .add_mail_message_id(message_id, conversation.id)
                     .await?;
-                return Ok((conversation, thread, true));
+                return Ok((conversation, thread));
             }
             None => {
                 let started = self.conversations.start(Channel::Email).await?;
@@ -686,7 +700,7 @@ impl Inner {
             .conversation(thread.conversation)
             .await?
             .ok_or(ConversationError::NotFound)?;
-        Ok((conversation, thread, true))
+        Ok((conversation, thread))
     }
 
     /// What a robot's mail still tells: our own copy confirms a send; a bounce is noted in
@@ -731,13 +745,8 @@ impl Inner {
         let to: lettre::Address = recipient
             .parse()
             .map_err(|_| EmailError::Envelope("invalid recipient".into()))?;
-        let ours: lettre::Address = self
-            .settings
-            .address
-            .as_str()
-            .parse()
-            .map_err(|_| EmailError::Envelope("invalid own address".into()))?;
-        let envelope = Envelope::new(Some(ours.clone()), vec![to, ours])
+        let ours = &self.own_address;
+        let envelope = Envelope::new(Some(ours.clone()), vec![to, ours.clone()])
             .map_err(|e| EmailError::Envelope(e.to_string()))?;
         self.smtp.send_raw(&envelope, raw).await?;
         metrics::counter!("rathaus_email_sent_total").increment(1);
