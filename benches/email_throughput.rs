@@ -13,18 +13,7 @@ mod mail_servers;
 
 use std::time::{Duration, Instant};
 
-use mail_servers::{CITY, MailServers};
-
-const QUESTIONS: &[&str] = &[
-    "Was kostet ein neuer Personalausweis?",
-    "Ich habe meinen Führerschein verloren. Was muss ich tun?",
-    "Wie melde ich meinen Hund an?",
-    "Was kostet eine Geburtsurkunde?",
-    "Wie beantrage ich die Briefwahl?",
-    "Wo bekomme ich ein Führungszeugnis?",
-    "Ich bin umgezogen, wie melde ich mich um?",
-    "Welche Unterlagen brauche ich für die Gewerbeanmeldung?",
-];
+use mail_servers::{CITY, MailServers, QUESTIONS, citizen_mail};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,10 +28,13 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| {
             let from = format!("buerger{}@example.org", i % citizens);
             let q = QUESTIONS[i % QUESTIONS.len()];
-            format!(
-                "From: {from}\r\nTo: {CITY}\r\nSubject: Frage {i}\r\nMessage-ID: <bench-{i}@example.org>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGuten Tag,\r\n\r\n{q}\r\n\r\nMit freundlichen Grüßen\r\nBürger {i}\r\n"
+            citizen_mail(
+                &from,
+                &format!("bench-{i}@example.org"),
+                &format!("Frage {i}"),
+                &format!("Guten Tag,\n\n{q}\n\nMit freundlichen Grüßen\nBürger {i}"),
+                None,
             )
-            .into_bytes()
         })
         .collect();
     servers.append_all(CITY, &mails).await;

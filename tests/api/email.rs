@@ -10,8 +10,8 @@ use rathaus::store::{
     Author, ConversationId, InboundState, MailKey, MailThread, OutboundKind, OutboundMail, Store,
 };
 
-use crate::helpers::{TestApp, spawn_app_with_channels};
-use crate::mail_servers::{CITY, MailServers, header};
+use crate::helpers::spawn_app_with_channels;
+use crate::mail_servers::{CITY, MailServers, QUESTIONS, citizen_mail, header};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -42,16 +42,6 @@ fn large_mail() -> Vec<u8> {
     }
     raw.extend_from_slice(b"--large-boundary--\r\n");
     raw
-}
-
-async fn store_of(app: &TestApp) -> std::sync::Arc<dyn Store> {
-    rathaus::store::open(
-        &format!("sqlite://{}", app.database.display())
-            .parse()
-            .unwrap(),
-    )
-    .await
-    .expect("store opens")
 }
 
 /// The conversation a mail (by its Message-ID) was filed in.
@@ -90,27 +80,6 @@ fn text_of(raw: &[u8]) -> String {
 
 fn id_of(raw: &[u8]) -> String {
     parsed(raw).message_id().expect("a Message-ID").to_string()
-}
-
-/// A citizen's mail as a mail program writes it.
-fn citizen_mail(
-    from: &str,
-    id: &str,
-    subject: &str,
-    body: &str,
-    replying_to: Option<(&str, &[String])>,
-) -> Vec<u8> {
-    let mut head = format!(
-        "From: {from}\r\nTo: Bürgerservice <{CITY}>\r\nSubject: {subject}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0100\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
-    );
-    if let Some((parent, references)) = replying_to {
-        let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
-        head.push_str(&format!(
-            "In-Reply-To: <{parent}>\r\nReferences: {}\r\n",
-            refs.join(" ")
-        ));
-    }
-    format!("{head}\r\n{}\r\n", body.replace('\n', "\r\n")).into_bytes()
 }
 
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
@@ -222,7 +191,7 @@ async fn every_mail_of_the_corpus_is_handled_as_described() {
     let ids: Vec<String> = raws.iter().map(|r| id_of(r)).collect();
     servers.append_all(CITY, &raws).await;
     let app = spawn_app_with_channels(servers.channels_dir("")).await;
-    let store = store_of(&app).await;
+    let store = app.conversations.store();
 
     let answered = CORPUS.iter().filter(|c| c.3).count();
     // Each reply's copy comes back to the city's mailbox: all replies are out when they are in.
@@ -340,23 +309,26 @@ async fn every_mail_of_the_corpus_is_handled_as_described() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_over_the_size_limit_is_flagged_and_kept() {
     let servers = MailServers::start().await;
-    servers.append(CITY, &large_mail()).await;
-    servers.append(CITY, &fixture("plain.eml")).await;
-    let app = spawn_app_with_channels(servers.channels_dir("max_message_mb = 5")).await;
-    let _store = store_of(&app).await;
+    servers
+        .append_all(CITY, &[large_mail(), fixture("plain.eml")])
+        .await;
+    let _app = spawn_app_with_channels(servers.channels_dir("max_message_mb = 5")).await;
     let answered = servers
         .wait_for_mails("anna.schmidt@example.org", 1, Duration::from_secs(30))
         .await;
     assert_eq!(answered.len(), 1, "the mail after it is answered");
+    wait_until(
+        "the large mail flagged",
+        Duration::from_secs(10),
+        || async {
+            let mut session = servers.imap(CITY).await;
+            let flagged = session.uid_search("FLAGGED").await.unwrap();
+            let _ = session.logout().await;
+            !flagged.is_empty()
+        },
+    )
+    .await;
     let mut session = servers.imap(CITY).await;
-    let start = Instant::now();
-    while session.uid_search("FLAGGED").await.unwrap().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the large mail is flagged"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // Kept in the mailbox, unread, for a person to look at; not answered.
     assert_eq!(session.uid_search("FLAGGED UNSEEN").await.unwrap().len(), 1);
     assert!(servers.mails("katrin.vogel@example.org").await.is_empty());
@@ -366,7 +338,7 @@ async fn a_mail_over_the_size_limit_is_flagged_and_kept() {
 async fn three_mails_in_one_thread_then_a_person_answers_in_it() {
     let servers = MailServers::start().await;
     let app = spawn_app_with_channels(servers.channels_dir("")).await;
-    let store = store_of(&app).await;
+    let store = app.conversations.store();
     let citizen = "lena.fischer@example.org";
 
     let c1 = "first-7a1@example.org";
@@ -516,7 +488,7 @@ async fn three_mails_in_one_thread_then_a_person_answers_in_it() {
 async fn another_sender_replying_to_a_thread_gets_a_conversation_of_their_own() {
     let servers = MailServers::start().await;
     let app = spawn_app_with_channels(servers.channels_dir("")).await;
-    let store = store_of(&app).await;
+    let store = app.conversations.store();
     let anna = "anna@example.org";
     let mallory = "mallory@example.net";
 
@@ -766,15 +738,6 @@ fn serve(database: &str, channels: &std::path::Path) -> std::process::Child {
         .spawn()
         .expect("rathaus starts")
 }
-
-const QUESTIONS: &[&str] = &[
-    "Was kostet ein neuer Personalausweis?",
-    "Ich habe meinen Führerschein verloren. Was muss ich tun?",
-    "Wie melde ich meinen Hund an?",
-    "Was kostet eine Geburtsurkunde?",
-    "Wie beantrage ich die Briefwahl?",
-    "Wo bekomme ich ein Führungszeugnis?",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_with_sigkill_mid_batch_every_mail_is_answered_exactly_once() {

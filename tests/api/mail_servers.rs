@@ -17,6 +17,39 @@ pub const PASSWORD: &str = "secret";
 /// The city's address in the tests.
 pub const CITY: &str = "buergerservice@musterstadt.example";
 
+/// Citizens' questions for mails in bulk (the crash test, the throughput benchmark).
+pub const QUESTIONS: &[&str] = &[
+    "Was kostet ein neuer Personalausweis?",
+    "Ich habe meinen Führerschein verloren. Was muss ich tun?",
+    "Wie melde ich meinen Hund an?",
+    "Was kostet eine Geburtsurkunde?",
+    "Wie beantrage ich die Briefwahl?",
+    "Wo bekomme ich ein Führungszeugnis?",
+    "Ich bin umgezogen, wie melde ich mich um?",
+    "Welche Unterlagen brauche ich für die Gewerbeanmeldung?",
+];
+
+/// A citizen's mail as a mail program writes it.
+pub fn citizen_mail(
+    from: &str,
+    id: &str,
+    subject: &str,
+    body: &str,
+    replying_to: Option<(&str, &[String])>,
+) -> Vec<u8> {
+    let mut head = format!(
+        "From: {from}\r\nTo: Bürgerservice <{CITY}>\r\nSubject: {subject}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0100\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+    );
+    if let Some((parent, references)) = replying_to {
+        let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
+        head.push_str(&format!(
+            "In-Reply-To: <{parent}>\r\nReferences: {}\r\n",
+            refs.join(" ")
+        ));
+    }
+    format!("{head}\r\n{}\r\n", body.replace('\n', "\r\n")).into_bytes()
+}
+
 pub struct MailServers {
     pub dir: tempfile::TempDir,
     pub imap_port: u16,
@@ -183,14 +216,7 @@ security = "none"
         session
     }
 
-    /// Puts a raw mail into a mailbox's INBOX, as delivery would.
-    pub async fn append(&self, user: &str, raw: &[u8]) {
-        let mut s = self.imap(user).await;
-        s.append("INBOX", None, None, raw).await.unwrap();
-        s.logout().await.unwrap();
-    }
-
-    /// Puts many raw mails into one INBOX over one connection.
+    /// Puts raw mails into a mailbox's INBOX over one connection, as delivery would.
     pub async fn append_all(&self, user: &str, mails: &[Vec<u8>]) {
         let mut s = self.imap(user).await;
         for raw in mails {
