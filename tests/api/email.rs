@@ -712,6 +712,33 @@ pub async fn store_suite(store: &dyn Store) {
         Some("sent")
     );
 
+    // A reply given up is no longer offered for sending again, and says so.
+    let given_up = OutboundMail {
+        message_id: format!("rathaus.{}@stadt.example", uuid::Uuid::new_v4().simple()),
+        ..mail.clone()
+    };
+    assert!(store.put_outbound(&given_up, 100).await.unwrap());
+    store
+        .mark_outbound_failed(&given_up.message_id, 300)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .pending_outbound(1_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.message_id != given_up.message_id)
+    );
+    assert_eq!(
+        store
+            .outbound_state(&given_up.message_id)
+            .await
+            .unwrap()
+            .map(|s| s.as_str()),
+        Some("failed")
+    );
+
     // Deleting the conversation takes its mail data with it.
     store.delete_conversation(c.id).await.unwrap();
     assert_eq!(store.mail_thread(c.id).await.unwrap(), None);
