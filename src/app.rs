@@ -92,13 +92,13 @@ impl Application {
             let phone = crate::channels::phone::Phone::start(conversations.clone(), phone).await;
             channels = channels.merge(phone.router());
         }
-        let mut router = http::router(
+        if let Some(t) = &telegram {
+            channels = channels.merge(t.router());
+        }
+        let router = http::router(
             http::state(conversations.clone(), settings.console),
             channels,
         );
-        if let Some(t) = &telegram {
-            router = router.merge(t.router());
-        }
         let listener = TcpListener::bind(&settings.listen).await?;
         let email = match settings.channels.as_deref() {
             Some(dir) => crate::channels::email::EmailSettings::load(dir)?

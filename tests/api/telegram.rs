@@ -970,6 +970,22 @@ async fn webhook_updates_are_taken_only_with_the_secret_token() {
         text(&answer).contains("<b>Reisepass beantragen</b>"),
         "{answer}"
     );
+    // The webhook is served like the API: counted in the metrics, under a route name that
+    // does not give its secret path away.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("route=\"/telegram/webhook/{path}\""),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(path), "{metrics}");
 
     // A button press posted in the documented shape is answered too.
     let clarify_update = api.update("message", api.message(chat_id, "de", "Gewerbe"));

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -37,7 +37,7 @@ use teloxide::types::{
 use crate::channels::outbox::{Outbox, SendError, Sender};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
-use crate::http::ErrorBody;
+use crate::http::{ApiError, ErrorBody};
 use crate::language::Lang;
 use crate::store::{
     Author, Channel, Conversation, ConversationState, Message, NewMessage, PendingUpdate,
@@ -315,13 +315,16 @@ impl Telegram {
         }))
     }
 
-    /// The webhook route (webhook mode; an empty router when polling).
-    pub fn router(self: &Arc<Self>) -> Router {
+    /// The webhook route (webhook mode; an empty router when polling), for the server's
+    /// `channels` so that it gets the same metrics, tracing and panic handling as the API.
+    /// The secret part of the path is a parameter: the route name in the public metrics
+    /// stays `/telegram/webhook/{path}`.
+    pub fn router<S: Clone + Send + Sync + 'static>(self: &Arc<Self>) -> Router<S> {
         if self.settings.mode != Mode::Webhook {
             return Router::new();
         }
         Router::new()
-            .route(&self.webhook_path, post(webhook))
+            .route("/telegram/webhook/{path}", post(webhook))
             .layer(DefaultBodyLimit::max(1024 * 1024))
             .with_state(self.clone())
     }
@@ -1127,7 +1130,16 @@ fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
 
 /// `POST /telegram/webhook/<secret path>`: an update from Telegram, kept before it is
 /// acknowledged (Telegram sends it again on anything but 2xx).
-async fn webhook(State(t): State<Arc<Telegram>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn webhook(
+    State(t): State<Arc<Telegram>>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let expected = t.webhook_path.rsplit('/').next().unwrap_or_default();
+    if !bool::from(path.as_bytes().ct_eq(expected.as_bytes())) {
+        return ApiError::NotFound.into_response();
+    }
     let given = headers
         .get("x-telegram-bot-api-secret-token")
         .map(|v| v.as_bytes());
