@@ -76,11 +76,6 @@ pub trait TelegramStore: Send + Sync {
     async fn release_telegram_lease(&self, holder: &str) -> Result<()>;
 }
 
-fn conversation_id(s: &str) -> Result<ConversationId> {
-    s.parse()
-        .map_err(|e: uuid::Error| StoreError::Corrupt(e.to_string()))
-}
-
 /// The one row of the lease.
 const LEASE: &str = "telegram";
 
@@ -93,7 +88,7 @@ macro_rules! telegram_store {
                     .bind(chat_id)
                     .fetch_optional(&self.pool)
                     .await?;
-                id.as_deref().map(conversation_id).transpose()
+                Ok(id.map(|s| s.parse()).transpose()?)
             }
 
             async fn link_telegram_chat(&self, chat_id: i64, conversation: ConversationId, now: i64) -> Result<bool> {
@@ -178,7 +173,7 @@ macro_rules! telegram_store {
                 tx.commit().await?;
                 match (id, seq) {
                     (Some(id), Some(seq)) => Ok(UpdateMark {
-                        conversation: conversation_id(&id)?,
+                        conversation: id.parse()?,
                         seq,
                         first_attempt: set.rows_affected() > 0,
                     }),
