@@ -40,8 +40,8 @@ use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
 use crate::http::{ApiError, ErrorBody};
 use crate::language::Lang;
 use crate::store::{
-    Author, Channel, Conversation, ConversationState, Message, NewMessage, PendingUpdate,
-    ReceivedUpdate, StoreError, UpdateMark,
+    Author, Channel, Conversation, Message, NewMessage, PendingUpdate, ReceivedUpdate, StoreError,
+    UpdateMark,
 };
 
 use inbound::{BotIdentity, ButtonPress, CitizenMessage, Command, Content, Incoming, Origin};
@@ -699,9 +699,8 @@ impl Telegram {
                 self.hand_over(&conversation, &b.from).await?
             }
         };
-        let reply_to = None;
         for line in &lines {
-            self.send_line(b.from.chat, line, reply_to).await;
+            self.send_line(b.from.chat, line, None).await;
         }
         Ok(())
     }
@@ -714,57 +713,43 @@ impl Telegram {
         m: &CitizenMessage,
         said: String,
     ) -> Result<Vec<BotLine>, ChannelError> {
-        let with_staff = matches!(
-            conversation.state,
-            ConversationState::Waiting | ConversationState::Claimed
-        );
         let lang = m
             .from
             .lang
             .or(conversation.context.lang)
             .unwrap_or(Lang::De);
         let privacy = self.settings.privacy_url.as_deref();
-        let own = |text: String| BotLine {
-            outcome: Some(Outcome::Smalltalk),
-            text,
-            entries: Vec::new(),
-            offer_handoff: false,
-            lang,
-        };
-        match &m.content {
+        let text = match &m.content {
             Content::Text(_) => {
                 let inbound = Inbound {
                     text: said,
                     lang: m.from.lang,
                     choice: None,
                 };
-                self.ask(conversation, &inbound).await
+                return self.ask(conversation, &inbound).await;
             }
             // While a person has the conversation the bot says nothing: the line is for them.
-            _ if with_staff => {
+            _ if conversation.state.with_staff() => {
                 self.record(conversation, &said, None).await?;
-                Ok(Vec::new())
+                return Ok(Vec::new());
             }
             Content::Command(Command::Person) => {
                 self.record(conversation, &said, None).await?;
-                self.hand_over(conversation, &m.from).await
+                return self.hand_over(conversation, &m.from).await;
             }
-            Content::Command(Command::Start) => {
-                let line = own(texts::greeting(lang, privacy));
-                self.record(conversation, &said, Some(&line)).await?;
-                Ok(vec![line])
-            }
-            Content::Command(Command::Help) => {
-                let line = own(texts::help(lang, privacy));
-                self.record(conversation, &said, Some(&line)).await?;
-                Ok(vec![line])
-            }
-            Content::Media(_) => {
-                let line = own(texts::media_note(lang));
-                self.record(conversation, &said, Some(&line)).await?;
-                Ok(vec![line])
-            }
-        }
+            Content::Command(Command::Start) => texts::greeting(lang, privacy),
+            Content::Command(Command::Help) => texts::help(lang, privacy),
+            Content::Media(_) => texts::media_note(lang),
+        };
+        let line = BotLine {
+            outcome: Some(Outcome::Smalltalk),
+            text,
+            entries: Vec::new(),
+            offer_handoff: false,
+            lang,
+        };
+        self.record(conversation, &said, Some(&line)).await?;
+        Ok(vec![line])
     }
 
     /// A question through the core.
@@ -790,23 +775,14 @@ impl Telegram {
         conversation: &Conversation,
         from: &Origin,
     ) -> Result<Vec<BotLine>, ChannelError> {
-        // Fresh: the line just recorded may have been the citizen's only one.
-        let current = self
-            .conversations
-            .store()
-            .conversation(conversation.id)
-            .await?
-            .unwrap_or_else(|| conversation.clone());
-        if matches!(
-            current.state,
-            ConversationState::Waiting | ConversationState::Claimed
-        ) {
+        // Already with staff, the core would repeat its handoff reply; the chat hears nothing.
+        if conversation.state.with_staff() {
             return Ok(Vec::new());
         }
-        let lang = from.lang.or(current.context.lang).unwrap_or(Lang::De);
+        let lang = from.lang.or(conversation.context.lang).unwrap_or(Lang::De);
         let reply = self
             .conversations
-            .request_handoff(&current, HandoffReason::Requested, lang)
+            .request_handoff(conversation, HandoffReason::Requested, lang)
             .await?;
         Ok(vec![line_of(&reply)])
     }
@@ -826,13 +802,9 @@ impl Telegram {
                 ..NewMessage::citizen(Channel::Telegram, a.text.clone())
             });
         }
-        let recorded = self
-            .conversations
-            .store()
-            .append(conversation.id, &lines, now_ms())
-            .await?;
         self.conversations
-            .announce(conversation, recorded, conversation.state);
+            .record(conversation, &lines, conversation.state)
+            .await?;
         Ok(())
     }
 
@@ -881,22 +853,18 @@ impl Telegram {
 
     /// The chat's conversation, started on its first message.
     async fn conversation_of(&self, chat: i64) -> Result<Conversation, ChannelError> {
-        let store = self.conversations.store();
-        if let Some(id) = store.telegram_conversation(chat).await?
-            && let Some(c) = store.conversation(id).await?
-        {
+        if let Some(c) = self.linked_conversation(chat).await? {
             return Ok(c);
         }
+        let store = self.conversations.store();
         let started = self.conversations.start(Channel::Telegram).await?;
         if !store.link_telegram_chat(chat, started.id, now_ms()).await? {
             // The chat got one meanwhile: that one counts.
             store.delete_conversation(started.id).await?;
-            if let Some(id) = store.telegram_conversation(chat).await?
-                && let Some(c) = store.conversation(id).await?
-            {
-                return Ok(c);
-            }
-            return Err(StoreError::Conflict.into());
+            return self
+                .linked_conversation(chat)
+                .await?
+                .ok_or_else(|| StoreError::Conflict.into());
         }
         store
             .conversation(started.id)
@@ -908,6 +876,15 @@ impl Telegram {
         for part in render::bot_line(line) {
             self.send(chat, &part, reply_to).await;
         }
+    }
+
+    /// The conversation the chat is linked to, if it has one.
+    async fn linked_conversation(&self, chat: i64) -> Result<Option<Conversation>, ChannelError> {
+        let store = self.conversations.store();
+        Ok(match store.telegram_conversation(chat).await? {
+            Some(id) => store.conversation(id).await?,
+            None => None,
+        })
     }
 
     fn message_request(
@@ -954,14 +931,14 @@ impl Telegram {
     /// Sends one of the bot's messages, retrying as [`Telegram::call`] does and following a
     /// group that became a supergroup; a message Telegram refuses for good (the citizen
     /// blocked the bot, the chat is gone) is logged and dropped.
-    async fn send(&self, chat: i64, part: &Outgoing, reply_to: Option<i32>) -> bool {
+    async fn send(&self, chat: i64, part: &Outgoing, reply_to: Option<i32>) {
         let mut chat = chat;
         for _ in 0..2 {
             let request = self.message_request(chat, part, reply_to);
             match self.call("sendMessage", &request).await {
                 Ok(_) => {
                     metrics::counter!("rathaus_telegram_messages_sent_total").increment(1);
-                    return true;
+                    return;
                 }
                 Err(Undeliverable {
                     error: RequestError::MigrateToChatId(to),
@@ -973,11 +950,10 @@ impl Telegram {
                 Err(e) => {
                     metrics::counter!("rathaus_telegram_messages_undeliverable_total").increment(1);
                     tracing::warn!(error = %e, "Telegram message not delivered");
-                    return false;
+                    return;
                 }
             }
         }
-        false
     }
 
     /// Calls the Bot API until it answers: waits as long as a 429 asks, backs off on
