@@ -4,8 +4,8 @@
 //! once each, in order per chat, by the one instance that holds the lease. It never logs the
 //! bot token, a chat id or what citizens wrote.
 
-pub mod inbound;
-pub mod render;
+mod inbound;
+mod render;
 mod texts;
 
 use std::collections::BTreeMap;
