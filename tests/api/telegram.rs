@@ -18,7 +18,6 @@ use axum::routing::post;
 use rathaus::app::Settings;
 use rathaus::store::{Author, ConversationId, ConversationState, StaffRole, Store};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::sync::Notify;
 
 use crate::helpers::{Server, TestApp, spawn_configured, test_settings};
@@ -521,16 +520,34 @@ async fn citizen_lines(store: &dyn Store, chat_id: i64) -> Vec<String> {
         .collect()
 }
 
+/// Asks `check` until it gives a value; fails the test, saying what did not happen, when
+/// that takes longer than [`PATIENCE`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until every update the app received is processed.
 async fn settled(store: &dyn Store) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !store.pending_telegram_updates(1).await.unwrap().is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "updates still pending"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("every update processed", || async {
+        store
+            .pending_telegram_updates(1)
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await
 }
 
 /// The outbox states of a staff reply that a test waits for.
@@ -543,17 +560,17 @@ enum Delivery {
 
 /// Waits until the staff reply of a conversation is in `want`; returns its attempts so far.
 async fn delivery(db: &Path, id: ConversationId, want: Delivery) -> i64 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    loop {
+    let pool = &pool;
+    eventually(&format!("staff reply {want:?}"), || async move {
         let (state, error, attempts): (Option<String>, Option<String>, i64) = sqlx::query_as(
             "SELECT delivery_state, delivery_error, delivery_attempts FROM messages \
              WHERE conversation_id = $1 AND author = 'staff'",
         )
         .bind(id.to_string())
-        .fetch_one(&mut connection)
+        .fetch_one(pool)
         .await
         .unwrap();
         let now = match (state.as_deref(), &error) {
@@ -561,15 +578,9 @@ async fn delivery(db: &Path, id: ConversationId, want: Delivery) -> i64 {
             (None, Some(_)) => Some(Delivery::Retrying),
             _ => None,
         };
-        if now == Some(want) {
-            return attempts;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "staff reply still {state:?} ({error:?}), not {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (now == Some(want)).then_some(attempts)
+    })
+    .await
 }
 
 fn text(m: &Value) -> &str {
@@ -691,17 +702,13 @@ async fn polling_a_whole_dialogue_from_greeting_to_a_staff_reply() {
 
     // While claimed the bot is silent; the citizen's message reaches the transcript.
     api.say(erika, "Sind Sie noch da?");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !citizen_lines(store, erika)
-        .await
-        .contains(&"Sind Sie noch da?".to_string())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message not recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the message recorded", || async {
+        citizen_lines(store, erika)
+            .await
+            .contains(&"Sind Sie noch da?".to_string())
+            .then_some(())
+    })
+    .await;
     settled(store).await;
     assert_eq!(
         api.sent_to(erika).len(),
@@ -1070,20 +1077,11 @@ async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
     // bernd's answer in flight. (An answer that Telegram took but that was not recorded yet
     // can go out twice; the README says so.)
     let store = open(&db).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while store
-        .pending_telegram_updates(10)
-        .await
-        .unwrap()
-        .iter()
-        .any(|u| u.chat_id == Some(anna))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "anna's update never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("anna's update finished", || async {
+        let pending = store.pending_telegram_updates(10).await.unwrap();
+        (!pending.iter().any(|u| u.chat_id == Some(anna))).then_some(())
+    })
+    .await;
     drop(store);
     first.stop().await;
 
@@ -1199,33 +1197,17 @@ pub async fn store_suite(store: &dyn Store) {
     assert_eq!(store.telegram_conversation(3).await.unwrap(), None);
 
     // The mark: where the transcript stood when processing began, kept across attempts.
-    store
-        .append(
-            id,
-            &[rathaus::store::NewMessage::citizen(
-                rathaus::store::Channel::Telegram,
-                "Hallo",
-            )],
-            2,
-        )
-        .await
-        .unwrap();
+    let say = |text: &'static str, at: i64| async move {
+        let line = rathaus::store::NewMessage::citizen(rathaus::store::Channel::Telegram, text);
+        store.append(id, &[line], at).await.unwrap();
+    };
+    say("Hallo", 2).await;
     let mark = store.mark_telegram_update(7, id).await.unwrap();
     assert_eq!(
         (mark.conversation, mark.seq, mark.first_attempt),
         (id, 1, true)
     );
-    store
-        .append(
-            id,
-            &[rathaus::store::NewMessage::citizen(
-                rathaus::store::Channel::Telegram,
-                "Noch da?",
-            )],
-            3,
-        )
-        .await
-        .unwrap();
+    say("Noch da?", 3).await;
     let again = store.mark_telegram_update(7, id).await.unwrap();
     assert_eq!((again.seq, again.first_attempt), (1, false));
 
