@@ -439,3 +439,47 @@ async fn a_callback_handoff_shows_in_the_console_and_is_marked_called_back() {
         .await;
     assert_eq!(r.status(), 409);
 }
+
+#[tokio::test]
+async fn a_callback_claimed_by_a_colleague_is_refused_before_anything_is_written() {
+    let phone = spawn_phone(None).await;
+    let call = phone.start(json!({ "caller": "+49 170 1234567" })).await;
+    let reply = phone.say_text(&call, "Rückruf, bitte.").await;
+    assert_eq!(reply["callback"], true, "{reply}");
+
+    let mut staff = Vec::new();
+    for (email, name) in [
+        ("anna@musterstadt.de", "Anna Weber"),
+        ("bernd@musterstadt.de", "Bernd Krause"),
+    ] {
+        let password = phone.app.add_staff(email, name, StaffRole::Agent).await;
+        staff.push(phone.app.staff_login(email, &password).await);
+    }
+    let (anna, bernd) = (&staff[0], &staff[1]);
+    assert_eq!(bernd.act(&call, "claim", &[]).await, 303);
+
+    let status = anna
+        .act(&call, "called-back", &[("text", "Anna hat angerufen")])
+        .await;
+    assert_eq!(status, 409, "Bernd's call");
+    let page = bernd
+        .get(&format!("/console/conversations/{call}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("Zurückgerufen: Anna hat angerufen"),
+        "no note written"
+    );
+    assert!(
+        page.contains(&format!(
+            "action=\"/console/conversations/{call}/called-back\""
+        )),
+        "the callback is still open for Bernd"
+    );
+    let status = bernd
+        .act(&call, "called-back", &[("text", "Bernd hat angerufen")])
+        .await;
+    assert_eq!(status, 303);
+}

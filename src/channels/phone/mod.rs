@@ -702,6 +702,9 @@ pub async fn called_back(
         .ok_or(ConversationError::NotFound)?;
     if c.state == ConversationState::Waiting {
         conversations.claim(id, staff).await?;
+    } else if c.state == ConversationState::Claimed && c.assignee.as_ref() != Some(&staff.id) {
+        // The colleague who claimed the call records the callback; checked before any write.
+        return Err(ConversationError::Conflict(Conflict::ColleagueMustClose));
     }
     if !store
         .mark_called_back(id, &staff.id, note, now_ms())
