@@ -445,25 +445,25 @@ impl Phone {
         Ok(true)
     }
 
+    /// Decodes and transcribes off the async threads; without a model nothing is decoded.
     async fn transcribe(
         &self,
-        body: &[u8],
+        body: axum::body::Bytes,
         content_type: &str,
         lang: Lang,
     ) -> Result<Transcript, PhoneError> {
-        let encoding = Encoding::from_media_type(content_type)?;
-        let audio = audio::decode(body, encoding, self.settings.max_seconds)?;
         let transcriber = self
             .transcriber
             .as_ref()
             .ok_or(PhoneError::SpeechUnavailable)?;
+        let encoding = Encoding::from_media_type(content_type)?;
+        let max_seconds = self.settings.max_seconds;
         let transcript = transcriber
-            .transcribe(audio.samples, lang)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "phone: transcription failed");
-                PhoneError::SpeechUnavailable
-            })?;
+            .transcribe(
+                move || Ok::<_, PhoneError>(audio::decode(&body, encoding, max_seconds)?.samples),
+                lang,
+            )
+            .await?;
         metrics::histogram!("rathaus_phone_transcription_seconds")
             .record(transcript.seconds as f64);
         metrics::histogram!("rathaus_phone_audio_seconds").record(transcript.audio_seconds as f64);
@@ -630,7 +630,7 @@ async fn utterance(
         })?;
         (t.transcript, None)
     } else {
-        let t = phone.transcribe(&body, &content_type, call.lang).await?;
+        let t = phone.transcribe(body, &content_type, call.lang).await?;
         tracing::debug!(call = %call.conversation, heard = %crate::pii::mask(&t.text), seconds = t.seconds, audio_seconds = t.audio_seconds, "phone: transcribed");
         (t.text.clone(), Some(t))
     };
@@ -756,6 +756,14 @@ pub enum PhoneError {
     Conversation(#[from] ConversationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A model that fails on audio is logged here; the caller hears that speech is unavailable.
+impl From<SpeechError> for PhoneError {
+    fn from(e: SpeechError) -> PhoneError {
+        tracing::error!(error = %e, "phone: transcription failed");
+        PhoneError::SpeechUnavailable
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

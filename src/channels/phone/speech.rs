@@ -190,12 +190,16 @@ impl Transcriber {
         })
     }
 
-    /// Transcribes on the blocking pool, waiting for a free slot first.
-    pub async fn transcribe(
+    /// Runs `prepare` (decoding the audio: parsing and resampling are CPU work too) and the
+    /// transcription of its samples on the blocking pool, waiting for a free slot first.
+    pub async fn transcribe<E>(
         &self,
-        samples: Vec<f32>,
+        prepare: impl FnOnce() -> Result<Vec<f32>, E> + Send + 'static,
         lang: Lang,
-    ) -> Result<Transcript, SpeechError> {
+    ) -> Result<Transcript, E>
+    where
+        E: From<SpeechError> + Send + 'static,
+    {
         let _permit = self
             .permits
             .clone()
@@ -203,9 +207,12 @@ impl Transcriber {
             .await
             .map_err(|e| SpeechError::Failed(e.to_string()))?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.transcribe_blocking(&samples, lang))
-            .await
-            .map_err(|e| SpeechError::Failed(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let samples = prepare()?;
+            Ok(this.transcribe_blocking(&samples, lang)?)
+        })
+        .await
+        .map_err(|e| SpeechError::Failed(e.to_string()))?
     }
 }
 
