@@ -27,7 +27,7 @@ fn reply(outcome: Outcome, text: String, lang: Lang) -> Reply {
 }
 
 /// The entry's name in the citizen's language where the catalogue has it.
-pub(super) fn entry_name(e: &Entry, lang: Lang) -> String {
+pub(crate) fn entry_name(e: &Entry, lang: Lang) -> String {
     if lang == Lang::En
         && let Some(t) = e.translations.get("en")
         && !t.name.is_empty()

@@ -6,6 +6,8 @@
 mod compose;
 pub mod intent;
 
+/// A service's name in a language (the English name where the catalogue has one).
+pub(crate) use compose::entry_name;
 pub use intent::{Aspect, HandoffReason};
 
 use std::sync::Arc;

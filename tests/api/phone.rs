@@ -2,23 +2,16 @@
 //! (synthesised with espeak-ng at telephony rates, transcribed by the real Whisper model)
 //! or as transcripts, bad audio, and the callback handoff in the staff console.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use rathaus::channels::phone::default_model;
 use rathaus::store::StaffRole;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with_channels};
 
 const TOKEN: &str = "telephony-test-token-0123456789";
-
-/// The model `.ci/run` builds with tools/whisper-model.sh.
-fn model() -> PathBuf {
-    std::env::var_os("RATHAUS_WHISPER_MODEL").map_or_else(
-        || PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/rathaus/ggml-base.bin"),
-        PathBuf::from,
-    )
-}
 
 struct Phone {
     app: TestApp,
@@ -28,7 +21,7 @@ struct Phone {
 /// Rathaus with the phone channel on: the real model (or `model_path`), two threads.
 async fn spawn_phone(model_path: Option<&Path>) -> Phone {
     let dir = tempfile::tempdir().unwrap();
-    let model = model_path.map_or_else(model, Path::to_path_buf);
+    let model = model_path.map_or_else(default_model, Path::to_path_buf);
     std::fs::write(dir.path().join("phone-token"), TOKEN).unwrap();
     std::fs::write(
         dir.path().join("phone.toml"),

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::conversations::{Conflict, ConversationError, Conversations, now_ms};
 use crate::dialogue::{EntryRef, Inbound, Outcome};
-use crate::http::{AppState, MAX_MESSAGE_CHARS};
+use crate::http::{ApiError, AppState};
 use crate::language::Lang;
 use crate::store::{
     Author, Channel, ConversationId, ConversationState, NewMessage, Staff, StoreError,
@@ -152,6 +152,15 @@ pub enum SettingsError {
     Invalid(String),
 }
 
+/// The model when `phone.toml` names none: `RATHAUS_WHISPER_MODEL`, else where
+/// tools/whisper-model.sh writes it.
+pub fn default_model() -> PathBuf {
+    match std::env::var_os(MODEL_ENV) {
+        Some(m) if !m.is_empty() => PathBuf::from(m),
+        _ => resolve(Path::new("~/.cache/rathaus/ggml-base.bin"), Path::new(".")),
+    }
+}
+
 /// `~/` at the start of a path is the home folder; a relative path is relative to the
 /// channels folder.
 fn resolve(path: &Path, base: &Path) -> PathBuf {
@@ -188,10 +197,9 @@ impl PhoneSettings {
         })?;
         // The file names the model where the operator fixed one; otherwise the environment
         // or the place tools/whisper-model.sh writes to.
-        let model = match (&file.model, std::env::var_os(MODEL_ENV)) {
-            (Some(m), _) => resolve(m, dir),
-            (None, Some(m)) if !m.is_empty() => PathBuf::from(m),
-            (None, _) => resolve(Path::new("~/.cache/rathaus/ggml-base.bin"), dir),
+        let model = match &file.model {
+            Some(m) => resolve(m, dir),
+            None => default_model(),
         };
         let token = match std::env::var(TOKEN_ENV) {
             Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -298,11 +306,7 @@ impl Phone {
     }
 
     fn check_token(&self, headers: &HeaderMap) -> Result<(), PhoneError> {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(PhoneError::Unauthorized)?;
+        let given = crate::http::bearer(headers).map_err(|_| PhoneError::Unauthorized)?;
         let expected = self.settings.token.expose_secret();
         if given.as_bytes().ct_eq(expected.as_bytes()).into() {
             Ok(())
@@ -407,11 +411,9 @@ impl Phone {
                     .entries
                     .iter()
                     .map(|e| {
-                        knowledge
-                            .catalogue
-                            .entries
-                            .iter()
-                            .find(|x| x.id.as_str() == e)
+                        e.parse()
+                            .ok()
+                            .and_then(|id| knowledge.catalogue.entry(&id))
                             .map_or_else(|| e.clone(), |x| x.name.clone())
                     })
                     .collect();
@@ -437,10 +439,9 @@ impl Phone {
             .conversation(id)
             .await?
             .ok_or(PhoneError::CallNotFound)?;
-        let recorded = store
-            .append(id, &[NewMessage::system(Channel::Phone, line)], now_ms())
+        self.conversations
+            .record(&c, &[NewMessage::system(Channel::Phone, line)], c.state)
             .await?;
-        self.conversations.announce(&c, recorded, c.state);
         tracing::info!(call = %id, caller = ?call.caller, "phone: callback requested");
         Ok(true)
     }
@@ -634,21 +635,11 @@ async fn utterance(
         tracing::debug!(call = %call.conversation, heard = %crate::pii::mask(&t.text), seconds = t.seconds, audio_seconds = t.audio_seconds, "phone: transcribed");
         (t.text.clone(), Some(t))
     };
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(if transcript.is_some() {
-            PhoneError::NothingUnderstood
-        } else {
-            PhoneError::Invalid("empty_message", "the transcript is empty".into())
-        });
+    if transcript.is_some() && text.trim().is_empty() {
+        return Err(PhoneError::NothingUnderstood);
     }
-    if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(PhoneError::Invalid(
-            "message_too_long",
-            format!("the transcript is longer than {MAX_MESSAGE_CHARS} characters"),
-        ));
-    }
-    let mut reply = phone.reply_to(&call, &conversation, text).await?;
+    let text = crate::http::message_text(text.trim().to_string())?;
+    let mut reply = phone.reply_to(&call, &conversation, &text).await?;
     reply.transcript = transcript;
     Ok(Json(reply))
 }
@@ -756,6 +747,9 @@ pub enum PhoneError {
     Conversation(#[from] ConversationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What the other APIs refuse the same way (an empty or overlong text).
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 /// A model that fails on audio is logged here; the caller hears that speech is unavailable.
@@ -822,10 +816,11 @@ impl IntoResponse for PhoneError {
                 Some(SAY_TROUBLE),
             ),
             PhoneError::Invalid(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, *code, None),
-            PhoneError::Conversation(_) | PhoneError::Store(_) => {
+            PhoneError::Conversation(_) | PhoneError::Store(_) | PhoneError::Api(_) => {
                 return match self {
-                    PhoneError::Conversation(e) => crate::http::ApiError::from(e).into_response(),
-                    PhoneError::Store(e) => crate::http::ApiError::from(e).into_response(),
+                    PhoneError::Conversation(e) => ApiError::from(e).into_response(),
+                    PhoneError::Store(e) => ApiError::from(e).into_response(),
+                    PhoneError::Api(e) => e.into_response(),
                     _ => unreachable!("matched above"),
                 };
             }

@@ -65,15 +65,7 @@ impl Prompts {
             let mut names: Vec<String> = catalogue
                 .entries
                 .iter()
-                .map(|e| match lang {
-                    Lang::En => e
-                        .translations
-                        .get("en")
-                        .map(|t| t.name.clone())
-                        .filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| e.name.clone()),
-                    Lang::De => e.name.clone(),
-                })
+                .map(|e| crate::dialogue::entry_name(e, lang))
                 .collect();
             names.sort_by(|a, b| a.chars().count().cmp(&b.chars().count()).then(a.cmp(b)));
             let mut seen = std::collections::HashSet::new();
