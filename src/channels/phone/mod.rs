@@ -613,12 +613,7 @@ async fn utterance(
         .to_string();
     // Enough for the longest accepted utterance in the widest accepted format.
     let limit = phone.settings.max_seconds as usize * 48_000 * 2 * 4 + 64 * 1024;
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        PhoneError::Audio(AudioError::TooLong {
-            seconds: f32::NAN,
-            max: phone.settings.max_seconds,
-        })
-    })?;
+    let body = read_body(body, limit, phone.settings.max_seconds).await?;
     let (text, transcript) = if content_type
         .to_ascii_lowercase()
         .starts_with("application/json")
@@ -642,6 +637,26 @@ async fn utterance(
     let mut reply = phone.reply_to(&call, &conversation, &text).await?;
     reply.transcript = transcript;
     Ok(Json(reply))
+}
+
+/// The request body up to `limit` bytes: more is longer than any accepted utterance, a
+/// stream that breaks off is not.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    max_seconds: u32,
+) -> Result<axum::body::Bytes, PhoneError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| PhoneError::BodyUnreadable(e.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(PhoneError::BodyTooLarge { max: max_seconds });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
 }
 
 async fn end_call(
@@ -737,6 +752,11 @@ pub enum PhoneError {
     CallEnded,
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// More bytes than the longest accepted utterance takes in any accepted format.
+    #[error("the audio is longer than the {max} s accepted")]
+    BodyTooLarge { max: u32 },
+    #[error("the request body could not be read: {0}")]
+    BodyUnreadable(String),
     #[error("nothing was understood in the audio")]
     NothingUnderstood,
     #[error("speech to text is not available (no Whisper model loaded)")]
@@ -800,11 +820,12 @@ impl IntoResponse for PhoneError {
                 "unsupported_media_type",
                 Some(SAY_AGAIN),
             ),
-            PhoneError::Audio(AudioError::TooLong { .. }) => (
+            PhoneError::Audio(AudioError::TooLong { .. }) | PhoneError::BodyTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "audio_too_long",
                 Some(SAY_SHORTER),
             ),
+            PhoneError::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable", None),
             PhoneError::NothingUnderstood => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nothing_understood",
@@ -825,12 +846,7 @@ impl IntoResponse for PhoneError {
                 };
             }
         };
-        let message = match &self {
-            PhoneError::Audio(AudioError::TooLong { seconds, max }) if seconds.is_nan() => {
-                format!("the audio is longer than the {max} s accepted")
-            }
-            other => other.to_string(),
-        };
+        let message = self.to_string();
         (status, Json(PhoneErrorBody { code, message, say })).into_response()
     }
 }
