@@ -228,6 +228,25 @@ async fn bad_audio_is_refused_with_a_clear_error_and_the_call_goes_on() {
     assert_eq!(entry_ids(&reply), ["reisepass"]);
 }
 
+#[tokio::test]
+async fn an_english_caller_is_told_about_bad_audio_in_english() {
+    let phone = spawn_phone(None).await;
+    let call = phone.start(json!({ "lang": "en" })).await;
+    let (status, v) = phone.send(&call, "audio/PCMU", vec![0xFF; 8000]).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (422, Some("audio_silent")),
+        "{v}"
+    );
+    assert!(
+        v["say"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sorry, I did not understand"),
+        "{v}"
+    );
+}
+
 /// A WAV file with a 440 Hz tone at 8 kHz, made without any tool.
 fn speech_free_tone(seconds: f32) -> Vec<u8> {
     let samples: Vec<u8> = (0..(8000.0 * seconds) as usize)

@@ -603,9 +603,29 @@ async fn utterance(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<PhoneReply>, PhoneError> {
-    phone.check_token(&headers)?;
-    let (call, conversation) = phone.open_call(&id).await?;
+) -> Result<Json<PhoneReply>, Response> {
+    phone
+        .check_token(&headers)
+        .map_err(IntoResponse::into_response)?;
+    let (call, conversation) = phone
+        .open_call(&id)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    // From here on what the caller is told is said in the call's language.
+    hear(&phone, &call, &conversation, &headers, body)
+        .await
+        .map(Json)
+        .map_err(|e| e.response(call.lang))
+}
+
+/// One utterance of an open call, as audio or as a transcript.
+async fn hear(
+    phone: &Phone,
+    call: &Call,
+    conversation: &crate::store::Conversation,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<PhoneReply, PhoneError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -634,9 +654,9 @@ async fn utterance(
         return Err(PhoneError::NothingUnderstood);
     }
     let text = crate::http::message_text(text.trim().to_string())?;
-    let mut reply = phone.reply_to(&call, &conversation, &text).await?;
+    let mut reply = phone.reply_to(call, conversation, &text).await?;
     reply.transcript = transcript;
-    Ok(Json(reply))
+    Ok(reply)
 }
 
 /// The request body up to `limit` bytes: more is longer than any accepted utterance, a
@@ -789,13 +809,49 @@ pub struct PhoneErrorBody {
     pub say: Option<&'static str>,
 }
 
-const SAY_AGAIN: &str = "Das habe ich leider nicht verstanden. Bitte sagen Sie Ihr Anliegen noch einmal, kurz und deutlich.";
-const SAY_SHORTER: &str =
-    "Das war leider zu lang für mich. Bitte sagen Sie Ihr Anliegen in einem kurzen Satz.";
-const SAY_TROUBLE: &str = "Entschuldigung, ich habe gerade technische Schwierigkeiten. Bitte sagen Sie „Rückruf“, dann meldet sich eine Mitarbeiterin oder ein Mitarbeiter bei Ihnen.";
+/// What the caller is told when an utterance is refused.
+#[derive(Clone, Copy)]
+enum Say {
+    Again,
+    Shorter,
+    Trouble,
+}
 
+impl Say {
+    fn text(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Say::Again, Lang::De) => {
+                "Das habe ich leider nicht verstanden. Bitte sagen Sie Ihr Anliegen noch einmal, kurz und deutlich."
+            }
+            (Say::Again, Lang::En) => {
+                "Sorry, I did not understand that. Please say your request again, briefly and clearly."
+            }
+            (Say::Shorter, Lang::De) => {
+                "Das war leider zu lang für mich. Bitte sagen Sie Ihr Anliegen in einem kurzen Satz."
+            }
+            (Say::Shorter, Lang::En) => {
+                "Sorry, that was too long for me. Please say your request in one short sentence."
+            }
+            (Say::Trouble, Lang::De) => {
+                "Entschuldigung, ich habe gerade technische Schwierigkeiten. Bitte sagen Sie „Rückruf“, dann meldet sich eine Mitarbeiterin oder ein Mitarbeiter bei Ihnen."
+            }
+            (Say::Trouble, Lang::En) => {
+                "Sorry, I am having technical difficulties. Please say “call me back”, and a member of staff will get back to you."
+            }
+        }
+    }
+}
+
+/// Errors before a call is known carry nothing to say; German is the fallback.
 impl IntoResponse for PhoneError {
     fn into_response(self) -> Response {
+        self.response(Lang::De)
+    }
+}
+
+impl PhoneError {
+    /// The response, with what to tell the caller in `lang`.
+    fn response(self, lang: Lang) -> Response {
         let (status, code, say) = match &self {
             PhoneError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing_token", None),
             PhoneError::CallNotFound => (StatusCode::NOT_FOUND, "call_not_found", None),
@@ -803,38 +859,38 @@ impl IntoResponse for PhoneError {
             PhoneError::Audio(AudioError::Empty) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "audio_empty",
-                Some(SAY_AGAIN),
+                Some(Say::Again),
             ),
             PhoneError::Audio(AudioError::Silent) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "audio_silent",
-                Some(SAY_AGAIN),
+                Some(Say::Again),
             ),
             PhoneError::Audio(AudioError::Broken(_)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "audio_broken",
-                Some(SAY_AGAIN),
+                Some(Say::Again),
             ),
             PhoneError::Audio(AudioError::Unsupported(_)) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                Some(SAY_AGAIN),
+                Some(Say::Again),
             ),
             PhoneError::Audio(AudioError::TooLong { .. }) | PhoneError::BodyTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "audio_too_long",
-                Some(SAY_SHORTER),
+                Some(Say::Shorter),
             ),
             PhoneError::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable", None),
             PhoneError::NothingUnderstood => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nothing_understood",
-                Some(SAY_AGAIN),
+                Some(Say::Again),
             ),
             PhoneError::SpeechUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "speech_unavailable",
-                Some(SAY_TROUBLE),
+                Some(Say::Trouble),
             ),
             PhoneError::Invalid(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, *code, None),
             PhoneError::Conversation(_) | PhoneError::Store(_) | PhoneError::Api(_) => {
@@ -847,6 +903,7 @@ impl IntoResponse for PhoneError {
             }
         };
         let message = self.to_string();
+        let say = say.map(|s| s.text(lang));
         (status, Json(PhoneErrorBody { code, message, say })).into_response()
     }
 }
