@@ -114,35 +114,7 @@ enum Command {
     },
     /// The phone channel's tools.
     #[command(subcommand)]
-    Phone(Phone),
-}
-
-#[derive(Subcommand)]
-enum Phone {
-    /// Transcribe recordings (WAV; raw µ-law .ul/.pcmu or A-law .al/.pcma at 8 kHz) and
-    /// print what was heard and the spoken reply, e.g. for a voicemail folder.
-    Transcribe {
-        files: Vec<PathBuf>,
-        /// The callers' language: de or en.
-        #[arg(long, default_value = "de")]
-        lang: String,
-        /// The ggml Whisper model.
-        #[arg(
-            long,
-            env = "RATHAUS_WHISPER_MODEL",
-            default_value = "~/.cache/rathaus/ggml-base.bin"
-        )]
-        model: PathBuf,
-        /// Cores to use.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// Longest recording accepted, in seconds.
-        #[arg(long, default_value_t = 120)]
-        max_seconds: u32,
-        /// Transcribe without the prompt of the catalogue's service names (to compare).
-        #[arg(long)]
-        no_prompt: bool,
-    },
+    Phone(rathaus::channels::phone::cli::Command),
 }
 
 #[derive(Subcommand)]
@@ -196,78 +168,6 @@ enum User {
 enum Export {
     /// Write the catalogue as a knowledge folder.
     Files { dir: PathBuf },
-}
-
-/// `rathaus phone transcribe`: each file's transcript, real-time factor and spoken reply.
-fn transcribe(
-    dialogue: &Dialogue,
-    files: &[PathBuf],
-    lang: rathaus::language::Lang,
-    model: &std::path::Path,
-    threads: usize,
-    max_seconds: u32,
-    prompt: bool,
-) -> anyhow::Result<()> {
-    use rathaus::channels::phone::{audio, speech, spoken};
-    let model = match model.strip_prefix("~") {
-        Ok(rest) => {
-            std::env::var_os("HOME").map_or(model.to_path_buf(), |h| PathBuf::from(h).join(rest))
-        }
-        Err(_) => model.to_path_buf(),
-    };
-    let prompts = speech::Prompts::from_catalogue(&dialogue.knowledge().catalogue);
-    let transcriber = speech::Transcriber::load(&model, threads, 1)?;
-    let transcriber = if prompt {
-        transcriber.with_prompts(prompts)
-    } else {
-        transcriber
-    };
-    let mut failed = 0;
-    for file in files {
-        let encoding = audio::Encoding::for_file_name(file);
-        let result = std::fs::read(file)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| Ok(audio::decode(&bytes, encoding, max_seconds)?))
-            .and_then(|a| Ok(transcriber.transcribe_blocking(&a.samples, lang)?));
-        let t = match result {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                failed += 1;
-                continue;
-            }
-        };
-        let reply = dialogue
-            .respond(
-                &Default::default(),
-                &Inbound {
-                    text: t.text.clone(),
-                    lang: Some(lang),
-                    choice: None,
-                },
-            )
-            .reply;
-        println!("== {}", file.display());
-        println!(
-            "heard: {}\naudio: {:.2} s, transcribed in {:.2} s (real-time factor {:.2})",
-            t.text,
-            t.audio_seconds,
-            t.seconds,
-            t.seconds / t.audio_seconds.max(0.01)
-        );
-        println!("outcome: {}", reply.outcome.as_str());
-        for e in &reply.entries {
-            println!("entry: {} {}", e.id, e.name);
-        }
-        println!(
-            "reply: {}\n",
-            spoken::render(&reply, &spoken::Style::default())
-        );
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} files could not be transcribed", files.len());
-    }
-    Ok(())
 }
 
 fn init_logging(format: &str) {
@@ -367,25 +267,8 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Phone(Phone::Transcribe {
-            files,
-            lang,
-            model,
-            threads,
-            max_seconds,
-            no_prompt,
-        }) => {
-            let lang = lang.parse().map_err(anyhow::Error::msg)?;
-            let dialogue = dialogue(&cli.database, None).await?;
-            transcribe(
-                &dialogue,
-                &files,
-                lang,
-                &model,
-                threads,
-                max_seconds,
-                !no_prompt,
-            )?;
+        Command::Phone(command) => {
+            command.run(&*dialogue(&cli.database, None).await?)?;
         }
         Command::Import(import) => {
             let store = store::open(&cli.database).await?;

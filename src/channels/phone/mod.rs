@@ -5,6 +5,7 @@
 //! staff queue. The caller's number is kept for that callback only and never logged in full.
 
 pub mod audio;
+pub mod cli;
 pub mod speech;
 pub mod spoken;
 pub mod store;
