@@ -134,12 +134,6 @@ pub struct Audio {
     pub source_rate: u32,
 }
 
-impl Audio {
-    pub fn seconds(&self) -> f32 {
-        self.samples.len() as f32 / WHISPER_RATE as f32
-    }
-}
-
 /// Decodes, mixes down to mono and resamples to 16 kHz; refuses audio longer than
 /// `max_seconds` before doing any work on it.
 pub fn decode(bytes: &[u8], encoding: Encoding, max_seconds: u32) -> Result<Audio, AudioError> {

@@ -35,11 +35,11 @@ use crate::store::{
 use self::audio::{AudioError, Encoding};
 use self::speech::{Prompts, SpeechError, Transcriber, Transcript};
 use self::spoken::Style;
-pub use self::store::{Call, CalledBack, PhoneStore};
+pub use self::store::{Call, PhoneStore};
 
 /// Environment variables that override `channels/phone.toml`.
-pub const MODEL_ENV: &str = "RATHAUS_WHISPER_MODEL";
-pub const TOKEN_ENV: &str = "RATHAUS_PHONE_TOKEN";
+const MODEL_ENV: &str = "RATHAUS_WHISPER_MODEL";
+const TOKEN_ENV: &str = "RATHAUS_PHONE_TOKEN";
 
 // ---- caller numbers ----
 
@@ -687,11 +687,15 @@ async fn end_call(
 ) -> Result<Json<CallEnded>, PhoneError> {
     phone.check_token(&headers)?;
     let (call, conversation) = phone.open_call(&id).await?;
-    phone
+    // Two ends of one call at once: the second finds it ended.
+    if !phone
         .conversations
         .store()
         .end_call(call.conversation, now_ms())
-        .await?;
+        .await?
+    {
+        return Err(PhoneError::CallEnded);
+    }
     let callback = call.callback_at.is_some()
         && call.called_back.is_none()
         && matches!(
