@@ -384,72 +384,59 @@ async fn a_callback_handoff_shows_in_the_console_and_is_marked_called_back() {
         queue.contains(&format!("/console/conversations/{call}")),
         "the call is in the queue"
     );
-    let page = staff
-        .get(&format!("/console/conversations/{call}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("+491701234567"), "the number to call back");
-    assert!(page.contains("Wintergarten"), "the caller's words");
+    let page = || async {
+        staff
+            .get(&format!("/console/conversations/{call}"))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let called_back = format!("action=\"/console/conversations/{call}/called-back\"");
+    let html = page().await;
+    assert!(html.contains("+491701234567"), "the number to call back");
+    assert!(html.contains("Wintergarten"), "the caller's words");
     assert!(
-        page.contains("Der Assistent hat versucht"),
+        html.contains("Der Assistent hat versucht"),
         "what the bot tried"
     );
-    assert!(page.contains("called-back"), "the callback action");
+    assert!(html.contains(&called_back), "the callback action");
 
     // A caller cannot read a written reply: once claimed, the page offers none and one is
     // refused; the callback stays the way to answer.
-    let claim = format!("/console/conversations/{call}/claim");
-    assert_eq!(staff.post(&claim, &[]).await.status(), 303);
-    let page = staff
-        .get(&format!("/console/conversations/{call}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(staff.act(&call, "claim", &[]).await, 303);
+    let html = page().await;
     assert!(
-        !page.contains("id=\"reply-form\""),
+        !html.contains("id=\"reply-form\""),
         "no reply box for a caller"
     );
-    assert!(page.contains("called-back"), "the callback action, claimed");
-    let r = staff
-        .post(
-            &format!("/console/conversations/{call}/reply"),
-            &[("text", "Guten Tag")],
-        )
-        .await;
-    assert_eq!(r.status(), 409);
+    assert!(html.contains(&called_back), "the callback action, claimed");
+    assert_eq!(
+        staff.act(&call, "reply", &[("text", "Guten Tag")]).await,
+        409
+    );
 
-    let r = staff
-        .post(
-            &format!("/console/conversations/{call}/called-back"),
+    let status = staff
+        .act(
+            &call,
+            "called-back",
             &[("text", "Bauamt erklärt, Antrag kommt per Post")],
         )
         .await;
-    assert_eq!(r.status(), 303);
-    let page = staff
-        .get(&format!("/console/conversations/{call}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(status, 303);
+    let html = page().await;
     assert!(
-        page.contains("Zurückgerufen: Bauamt erklärt"),
+        html.contains("Zurückgerufen: Bauamt erklärt"),
         "the note in the transcript"
     );
-    assert!(
-        !page.contains("/called-back\""),
-        "no second callback to record"
-    );
+    assert!(!html.contains(&called_back), "no second callback to record");
     // Twice is refused.
-    let r = staff
-        .post(
-            &format!("/console/conversations/{call}/called-back"),
-            &[("text", "noch einmal")],
-        )
-        .await;
-    assert_eq!(r.status(), 409);
+    assert_eq!(
+        staff
+            .act(&call, "called-back", &[("text", "noch einmal")])
+            .await,
+        409
+    );
 }
 
 #[tokio::test]
