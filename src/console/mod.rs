@@ -505,15 +505,21 @@ struct TextForm {
     text: String,
 }
 
+impl TextForm {
+    /// The conversation and the text of a form a signed-in staff member sent.
+    fn read(self, me: &SignedIn, id: &str) -> Result<(ConversationId, String), ConsoleError> {
+        me.check_csrf(&self.csrf)?;
+        Ok((conversation_id(id)?, text_field(&self.text)?))
+    }
+}
+
 async fn reply(
     State(state): State<AppState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
 ) -> Result<Response, ConsoleError> {
-    me.check_csrf(&form.csrf)?;
-    let id = conversation_id(&id)?;
-    let text = text_field(&form.text)?;
+    let (id, text) = form.read(&me, &id)?;
     state
         .conversations
         .staff_reply(id, me.staff(), &text)
@@ -527,9 +533,7 @@ async fn note(
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
 ) -> Result<Response, ConsoleError> {
-    me.check_csrf(&form.csrf)?;
-    let id = conversation_id(&id)?;
-    let text = text_field(&form.text)?;
+    let (id, text) = form.read(&me, &id)?;
     state.conversations.note(id, me.staff(), &text).await?;
     Ok(back_to(id))
 }
@@ -541,9 +545,7 @@ async fn called_back(
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
 ) -> Result<Response, ConsoleError> {
-    me.check_csrf(&form.csrf)?;
-    let id = conversation_id(&id)?;
-    let text = text_field(&form.text)?;
+    let (id, text) = form.read(&me, &id)?;
     crate::channels::phone::called_back(&state.conversations, id, me.staff(), &text).await?;
     Ok(back_to(id))
 }

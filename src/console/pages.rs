@@ -280,6 +280,7 @@ impl<'a> ConversationPage<'a> {
                 name: s.name,
             })
             .collect();
+        let closable = c.state == ConversationState::Waiting || mine;
         Ok(ConversationPage {
             me: me.staff(),
             csrf: &me.session.csrf,
@@ -295,10 +296,12 @@ impl<'a> ConversationPage<'a> {
             can_claim: c.state == ConversationState::Waiting,
             mine,
             can_write: mine && c.channel.takes_written_replies(),
-            closable: c.state == ConversationState::Waiting || mine,
+            closable,
             reopenable: c.handoff.is_some()
                 && matches!(c.state, ConversationState::Closed | ConversationState::Bot),
-            callback: (c.state == ConversationState::Waiting || mine)
+            // Only a phone call has a callback to record.
+            callback: closable
+                && c.channel == Channel::Phone
                 && crate::channels::phone::callback_open(&state.conversations, id).await?,
             messages: MessageView::all(state, id).await?,
             colleagues,
