@@ -27,8 +27,10 @@ pub use staff::{
     reason_str,
 };
 
+mod phone;
 mod telegram;
 
+pub use phone::{Call, CalledBack, CallerNumber, InvalidCallerNumber, PhoneStore};
 pub use telegram::{PendingUpdate, ReceivedUpdate, TelegramStore, UpdateMark};
 
 use crate::dialogue::{Context, HandoffReason, Outcome};
@@ -326,13 +328,7 @@ pub struct Unanswered {
 
 #[async_trait]
 pub trait Store:
-    ConsoleStore
-    + OutboxStore
-    + TelegramStore
-    + EmailStore
-    + crate::channels::phone::PhoneStore
-    + Send
-    + Sync
+    ConsoleStore + OutboxStore + TelegramStore + EmailStore + PhoneStore + Send + Sync
 {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;

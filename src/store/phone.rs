@@ -1,13 +1,80 @@
 //! What the phone channel keeps beyond the transcript: one row per call with the caller's
 //! number (for the callback only), and whether and by whom the caller was called back. The
-//! same SQL for SQLite and PostgreSQL.
+//! same SQL for SQLite and PostgreSQL; the number is never logged in full.
 
 use async_trait::async_trait;
 
+use super::{ConversationId, PostgresStore, Result, SqliteStore, StaffId, StoreError};
 use crate::language::Lang;
-use crate::store::{ConversationId, PostgresStore, Result, SqliteStore, StaffId, StoreError};
 
-use super::CallerNumber;
+/// A caller's telephone number as the telephony system reports it: an optional `+` and 3 to
+/// 20 digits; spaces, dashes, slashes, dots and brackets are dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallerNumber(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a telephone number (an optional + and 3 to 20 digits)")]
+pub struct InvalidCallerNumber;
+
+impl std::str::FromStr for CallerNumber {
+    type Err = InvalidCallerNumber;
+    fn from_str(s: &str) -> Result<Self, InvalidCallerNumber> {
+        let s = s.trim();
+        let (plus, rest) = match s.strip_prefix('+') {
+            Some(r) => ("+", r),
+            None => ("", s),
+        };
+        let mut digits = String::new();
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '/' | '.' | '(' | ')' => {}
+                _ => return Err(InvalidCallerNumber),
+            }
+        }
+        if !(3..=20).contains(&digits.len()) {
+            return Err(InvalidCallerNumber);
+        }
+        Ok(CallerNumber(format!("{plus}{digits}")))
+    }
+}
+
+impl CallerNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: the last two digits only ("…67").
+    pub fn masked(&self) -> String {
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("…{tail}")
+    }
+
+    /// The last digits, as the bot says them to the caller.
+    pub fn last_digits(&self) -> String {
+        let tail: Vec<char> = self.0.chars().rev().take(2).collect();
+        tail.into_iter()
+            .rev()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Never the whole number, not even in a debug print.
+impl std::fmt::Debug for CallerNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallerNumber({})", self.masked())
+    }
+}
 
 /// A call, keyed by the conversation that holds its transcript.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,3 +221,20 @@ macro_rules! phone_store {
 
 phone_store!(SqliteStore);
 phone_store!(PostgresStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_numbers_are_parsed_and_masked() {
+        let n: CallerNumber = "+49 (170) 123-45 67".parse().unwrap();
+        assert_eq!(n.as_str(), "+491701234567");
+        assert_eq!(n.masked(), "…67");
+        assert_eq!(format!("{n:?}"), "CallerNumber(…67)");
+        assert_eq!(n.last_digits(), "6 7");
+        assert!("12".parse::<CallerNumber>().is_err());
+        assert!("+49 170 abc".parse::<CallerNumber>().is_err());
+        assert!("++49170".parse::<CallerNumber>().is_err());
+    }
+}
