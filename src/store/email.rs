@@ -102,14 +102,6 @@ pub enum OutboundState {
 }
 
 impl OutboundState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboundState::Pending => "pending",
-            OutboundState::Sent => "sent",
-            OutboundState::Failed => "failed",
-        }
-    }
-
     fn parse(s: &str) -> Result<OutboundState> {
         Ok(match s {
             "pending" => OutboundState::Pending,
@@ -121,14 +113,6 @@ impl OutboundState {
                 )));
             }
         })
-    }
-
-    pub fn is_sent(self) -> bool {
-        self == OutboundState::Sent
-    }
-
-    pub fn is_failed(self) -> bool {
-        self == OutboundState::Failed
     }
 }
 

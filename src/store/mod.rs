@@ -19,7 +19,7 @@ mod staff;
 
 pub use email::{
     EmailStore, InboundRecord, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
-    PendingMail,
+    OutboundState, PendingMail,
 };
 pub use outbox::{Delivery, OutboxStore};
 pub use staff::{
@@ -31,7 +31,7 @@ mod phone;
 mod telegram;
 
 pub use phone::{Call, CalledBack, CallerNumber, InvalidCallerNumber, PhoneStore};
-pub use telegram::{PendingUpdate, ReceivedUpdate, TelegramStore, UpdateMark};
+pub use telegram::{StoredUpdate, TelegramStore, UpdateMark};
 
 use crate::dialogue::{Context, HandoffReason, Outcome};
 use crate::knowledge::{Change, Entry, Office};

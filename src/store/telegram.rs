@@ -7,21 +7,13 @@ use async_trait::async_trait;
 
 use super::{ConversationId, PostgresStore, Result, SqliteStore, StoreError};
 
-/// An update as received, before it is processed.
+/// An update as received and kept until it is processed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedUpdate {
+pub struct StoredUpdate {
     pub update_id: i64,
     /// The chat it belongs to, where it has one: updates of one chat are processed in order.
     pub chat_id: Option<i64>,
     /// The update's JSON as the Bot API sends it.
-    pub payload: String,
-}
-
-/// An update waiting to be processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingUpdate {
-    pub update_id: i64,
-    pub chat_id: Option<i64>,
     pub payload: String,
 }
 
@@ -53,9 +45,9 @@ pub trait TelegramStore: Send + Sync {
 
     /// Keeps updates for processing, in one transaction; ids seen before are skipped.
     /// Returns how many were new.
-    async fn receive_telegram_updates(&self, updates: &[ReceivedUpdate], now: i64) -> Result<u64>;
+    async fn receive_telegram_updates(&self, updates: &[StoredUpdate], now: i64) -> Result<u64>;
     /// Updates not processed yet, by update id.
-    async fn pending_telegram_updates(&self, limit: i64) -> Result<Vec<PendingUpdate>>;
+    async fn pending_telegram_updates(&self, limit: i64) -> Result<Vec<StoredUpdate>>;
     /// Notes where the conversation stands as processing of an update begins; an earlier
     /// attempt's mark stays (see [`UpdateMark::first_attempt`]).
     async fn mark_telegram_update(
@@ -120,7 +112,7 @@ macro_rules! telegram_store {
                     .await?)
             }
 
-            async fn receive_telegram_updates(&self, updates: &[ReceivedUpdate], now: i64) -> Result<u64> {
+            async fn receive_telegram_updates(&self, updates: &[StoredUpdate], now: i64) -> Result<u64> {
                 let mut tx = self.pool.begin().await?;
                 let mut new = 0;
                 for u in updates {
@@ -140,7 +132,7 @@ macro_rules! telegram_store {
                 Ok(new)
             }
 
-            async fn pending_telegram_updates(&self, limit: i64) -> Result<Vec<PendingUpdate>> {
+            async fn pending_telegram_updates(&self, limit: i64) -> Result<Vec<StoredUpdate>> {
                 let rows: Vec<(i64, Option<i64>, String)> = sqlx::query_as(
                     "SELECT update_id, chat_id, payload FROM telegram_updates WHERE done_at IS NULL \
                      ORDER BY update_id LIMIT $1",
@@ -150,7 +142,7 @@ macro_rules! telegram_store {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(update_id, chat_id, payload)| PendingUpdate { update_id, chat_id, payload })
+                    .map(|(update_id, chat_id, payload)| StoredUpdate { update_id, chat_id, payload })
                     .collect())
             }
 

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rathaus::store::{
-    Author, ConversationId, InboundState, MailKey, MailThread, OutboundKind, OutboundMail, Store,
+    Author, ConversationId, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
+    OutboundState, Store,
 };
 
 use crate::helpers::spawn_app_with_channels;
@@ -704,12 +705,8 @@ pub async fn store_suite(store: &dyn Store) {
             .unwrap()
     );
     assert_eq!(
-        store
-            .outbound_state(&mail.message_id)
-            .await
-            .unwrap()
-            .map(|s| s.as_str()),
-        Some("sent")
+        store.outbound_state(&mail.message_id).await.unwrap(),
+        Some(OutboundState::Sent)
     );
 
     // A reply given up is no longer offered for sending again, and says so.
@@ -731,12 +728,8 @@ pub async fn store_suite(store: &dyn Store) {
             .all(|p| p.message_id != given_up.message_id)
     );
     assert_eq!(
-        store
-            .outbound_state(&given_up.message_id)
-            .await
-            .unwrap()
-            .map(|s| s.as_str()),
-        Some("failed")
+        store.outbound_state(&given_up.message_id).await.unwrap(),
+        Some(OutboundState::Failed)
     );
 
     // Deleting the conversation takes its mail data with it.
@@ -929,12 +922,8 @@ async fn a_reply_cut_off_by_a_crash_is_confirmed_by_its_copy_or_sent_once() {
         .unwrap();
     for mail in &outbound {
         assert_eq!(
-            store
-                .outbound_state(&mail.message_id)
-                .await
-                .unwrap()
-                .map(|s| s.as_str()),
-            Some("sent")
+            store.outbound_state(&mail.message_id).await.unwrap(),
+            Some(OutboundState::Sent)
         );
     }
 }

@@ -1138,10 +1138,10 @@ async fn a_crash_mid_batch_loses_nothing_and_answers_nothing_twice() {
 // The store's part, on SQLite and PostgreSQL (called from the store suite)
 
 pub async fn store_suite(store: &dyn Store) {
-    use rathaus::store::ReceivedUpdate;
+    use rathaus::store::StoredUpdate;
 
     // Updates: kept once, pending by id, marked, finished.
-    let update = |id: i64, chat: Option<i64>| ReceivedUpdate {
+    let update = |id: i64, chat: Option<i64>| StoredUpdate {
         update_id: id,
         chat_id: chat,
         payload: format!("{{\"update_id\":{id}}}"),

@@ -34,7 +34,7 @@ use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::Inbound;
 use crate::store::{
     Author, Channel, Conversation, InboundState, MailKey, MailThread, Message, NewMessage,
-    OutboundKind, OutboundMail, StoreError,
+    OutboundKind, OutboundMail, OutboundState, StoreError,
 };
 
 pub use inbound::EmailAddress;
@@ -859,13 +859,13 @@ impl outbox::Sender for EmailChannel {
             .map_err(|e| retry(e.to_string()))?
         {
             None => {}
-            Some(s) if s.is_sent() => return Ok(()),
-            Some(s) if s.is_failed() => {
+            Some(OutboundState::Sent) => return Ok(()),
+            Some(OutboundState::Failed) => {
                 return Err(SendError::Permanent(format!(
                     "the mail was refused or not sent after {SEND_ATTEMPTS} attempts"
                 )));
             }
-            Some(_) => return Err(unconfirmed()),
+            Some(OutboundState::Pending) => return Err(unconfirmed()),
         }
         let to = EmailAddress::try_from(thread.address.as_str()).map_err(SendError::Permanent)?;
         let mut text = message.text.trim().to_string();

@@ -40,8 +40,7 @@ use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
 use crate::http::{ApiError, ErrorBody};
 use crate::language::Lang;
 use crate::store::{
-    Author, Channel, Conversation, Message, NewMessage, PendingUpdate, ReceivedUpdate, StoreError,
-    UpdateMark,
+    Author, Channel, Conversation, Message, NewMessage, StoreError, StoredUpdate, UpdateMark,
 };
 
 use inbound::{BotIdentity, ButtonPress, CitizenMessage, Command, Content, Incoming, Origin};
@@ -486,7 +485,7 @@ impl Telegram {
                     let Some(last) = updates.iter().map(|u| u.id.0).max() else {
                         continue;
                     };
-                    let received: Vec<ReceivedUpdate> = updates.iter().map(received).collect();
+                    let received: Vec<StoredUpdate> = updates.iter().map(received).collect();
                     match store.receive_telegram_updates(&received, now_ms()).await {
                         Ok(new) => {
                             metrics::counter!("rathaus_telegram_updates_received_total", "mode" => "polling")
@@ -568,8 +567,8 @@ impl Telegram {
 
     /// Processes a batch, each chat's updates in order and chats side by side; true when
     /// every update was finished (so the next batch may follow at once).
-    async fn process_batch(&self, batch: Vec<PendingUpdate>) -> bool {
-        let mut chats: BTreeMap<Option<i64>, Vec<PendingUpdate>> = BTreeMap::new();
+    async fn process_batch(&self, batch: Vec<StoredUpdate>) -> bool {
+        let mut chats: BTreeMap<Option<i64>, Vec<StoredUpdate>> = BTreeMap::new();
         for u in batch {
             chats.entry(u.chat_id).or_default().push(u);
         }
@@ -587,7 +586,7 @@ impl Telegram {
         results.into_iter().all(|ok| ok)
     }
 
-    async fn process(&self, pending: &PendingUpdate) -> Result<(), ChannelError> {
+    async fn process(&self, pending: &StoredUpdate) -> Result<(), ChannelError> {
         let store = self.conversations.store();
         match serde_json::from_str::<Update>(&pending.payload) {
             Ok(update) => match inbound::read(&update, self.me()) {
@@ -1082,8 +1081,8 @@ fn line_of(reply: &Reply) -> BotLine {
     }
 }
 
-fn received(u: &Update) -> ReceivedUpdate {
-    ReceivedUpdate {
+fn received(u: &Update) -> StoredUpdate {
+    StoredUpdate {
         update_id: i64::from(u.id.0),
         chat_id: u.chat().map(|c| c.id.0),
         payload: serde_json::to_string(u).unwrap_or_else(|_| {
@@ -1151,7 +1150,7 @@ async fn webhook(
     let chat_id = serde_json::from_slice::<Update>(&body)
         .ok()
         .and_then(|u| u.chat().map(|c| c.id.0));
-    let update = ReceivedUpdate {
+    let update = StoredUpdate {
         update_id,
         chat_id,
         payload: String::from_utf8_lossy(&body).into_owned(),
