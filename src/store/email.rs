@@ -1,7 +1,8 @@
 //! What the e-mail channel keeps: which mails were handled (by UIDVALIDITY/UID and
 //! Message-ID), each conversation's mail thread and citizen address, every reply exactly as
-//! it was sent, and the mailbox lease. Written once for SQLite and PostgreSQL like the rest of
-//! the store; addresses stay here and never go to logs.
+//! it was sent (the mailbox lease is a [`super::LeaseStore`] lease named "email:MAILBOX").
+//! Written once for SQLite and PostgreSQL like the rest of the store; addresses stay here and
+//! never go to logs.
 
 use async_trait::async_trait;
 
@@ -137,17 +138,6 @@ pub struct PendingMail {
 
 #[async_trait]
 pub trait EmailStore: Send + Sync {
-    /// Takes or renews the lease on a mailbox until `until`; false while another holder's
-    /// lease runs.
-    async fn acquire_mail_lease(
-        &self,
-        mailbox: &str,
-        holder: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool>;
-    async fn release_mail_lease(&self, mailbox: &str, holder: &str) -> Result<()>;
-
     /// The highest UID below which every mail of the mailbox has a row (0: none yet).
     async fn mail_cursor(&self, mailbox: &str, uidvalidity: u32) -> Result<u32>;
     async fn set_mail_cursor(&self, mailbox: &str, uidvalidity: u32, last_uid: u32) -> Result<()>;
@@ -212,30 +202,6 @@ macro_rules! email_store {
     ($store:ident) => {
         #[async_trait]
         impl EmailStore for $store {
-            async fn acquire_mail_lease(&self, mailbox: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
-                let r = sqlx::query(
-                    "INSERT INTO email_leases (mailbox, holder, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (mailbox) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-                     WHERE email_leases.holder = excluded.holder OR email_leases.expires_at < $4",
-                )
-                .bind(mailbox)
-                .bind(holder)
-                .bind(until)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(r.rows_affected() == 1)
-            }
-
-            async fn release_mail_lease(&self, mailbox: &str, holder: &str) -> Result<()> {
-                sqlx::query("DELETE FROM email_leases WHERE mailbox = $1 AND holder = $2")
-                    .bind(mailbox)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
             async fn mail_cursor(&self, mailbox: &str, uidvalidity: u32) -> Result<u32> {
                 let last: Option<i64> = sqlx::query_scalar(
                     "SELECT last_uid FROM email_cursors WHERE mailbox = $1 AND uidvalidity = $2",

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod email;
+mod lease;
 mod outbox;
 mod staff;
 
@@ -21,6 +22,7 @@ pub use email::{
     EmailStore, InboundRecord, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
     OutboundState, PendingMail,
 };
+pub use lease::LeaseStore;
 pub use outbox::{Delivery, OutboxStore};
 pub use staff::{
     CannedReply, ConsoleStore, QueueItem, Session, Staff, StaffId, StaffRole, parse_reason,
@@ -328,7 +330,7 @@ pub struct Unanswered {
 
 #[async_trait]
 pub trait Store:
-    ConsoleStore + OutboxStore + TelegramStore + EmailStore + PhoneStore + Send + Sync
+    ConsoleStore + LeaseStore + OutboxStore + TelegramStore + EmailStore + PhoneStore + Send + Sync
 {
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;

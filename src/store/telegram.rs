@@ -1,7 +1,8 @@
 //! What the Telegram channel keeps: which conversation each chat has, the updates received
 //! from the Bot API until they are processed (and their ids after, so that none is processed
-//! twice), and the lease that lets one instance at a time poll and process. Written once for
-//! SQLite and PostgreSQL; it never holds the bot token.
+//! twice). The lease that lets one instance at a time poll and process is a
+//! [`super::LeaseStore`] lease named "telegram". Written once for SQLite and PostgreSQL; it
+//! never holds the bot token.
 
 use async_trait::async_trait;
 
@@ -60,16 +61,7 @@ pub trait TelegramStore: Send + Sync {
     /// Forgets the ids of updates processed before `before` (the Bot API repeats an update
     /// for at most a day); returns how many.
     async fn prune_telegram_updates(&self, before: i64) -> Result<u64>;
-
-    /// Takes the lease, or renews it for its holder, until `until`; false when another
-    /// holder has it and it has not expired at `now`.
-    async fn take_telegram_lease(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
-    /// Gives the lease up, if `holder` has it.
-    async fn release_telegram_lease(&self, holder: &str) -> Result<()>;
 }
-
-/// The one row of the lease.
-const LEASE: &str = "telegram";
 
 macro_rules! telegram_store {
     ($store:ident) => {
@@ -188,30 +180,6 @@ macro_rules! telegram_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected())
-            }
-
-            async fn take_telegram_lease(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
-                let r = sqlx::query(
-                    "INSERT INTO telegram_lease (name, holder, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-                     WHERE telegram_lease.holder = excluded.holder OR telegram_lease.expires_at < $4",
-                )
-                .bind(LEASE)
-                .bind(holder)
-                .bind(until)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(r.rows_affected() > 0)
-            }
-
-            async fn release_telegram_lease(&self, holder: &str) -> Result<()> {
-                sqlx::query("DELETE FROM telegram_lease WHERE name = $1 AND holder = $2")
-                    .bind(LEASE)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
             }
         }
     };

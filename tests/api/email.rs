@@ -552,45 +552,6 @@ async fn another_sender_replying_to_a_thread_gets_a_conversation_of_their_own() 
 /// The channel's part of the store suite, run against SQLite and PostgreSQL.
 pub async fn store_suite(store: &dyn Store) {
     let mailbox = format!("box-{}", uuid::Uuid::new_v4());
-    // The lease: one holder at a time, renewable by its holder, free after it runs out.
-    assert!(
-        store
-            .acquire_mail_lease(&mailbox, "a", 1_000, 2_000)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .acquire_mail_lease(&mailbox, "b", 1_500, 2_500)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .acquire_mail_lease(&mailbox, "a", 1_500, 2_500)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .acquire_mail_lease(&mailbox, "b", 2_600, 3_600)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .acquire_mail_lease(&mailbox, "a", 2_700, 3_700)
-            .await
-            .unwrap()
-    );
-    store.release_mail_lease(&mailbox, "b").await.unwrap();
-    assert!(
-        store
-            .acquire_mail_lease(&mailbox, "a", 2_800, 3_800)
-            .await
-            .unwrap()
-    );
-
     // The cursor only moves forward.
     assert_eq!(store.mail_cursor(&mailbox, 7).await.unwrap(), 0);
     store.set_mail_cursor(&mailbox, 7, 10).await.unwrap();

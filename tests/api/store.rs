@@ -176,9 +176,33 @@ async fn suite(store: Arc<dyn Store>) {
     // The console's, the outbox's and the channels' parts, on an empty conversation table.
     console(store.as_ref()).await;
     outbox(store.as_ref()).await;
+    leases(store.as_ref()).await;
     crate::telegram::store_suite(store.as_ref()).await;
     crate::email::store_suite(store.as_ref()).await;
     phone(store.as_ref()).await;
+}
+
+/// Leases: one holder at a time, renewed by its holder, taken over once run out, given back
+/// only by its holder; each name on its own.
+async fn leases(store: &dyn Store) {
+    assert!(store.take_lease("telegram", "a", 100, 200).await.unwrap());
+    assert!(!store.take_lease("telegram", "b", 150, 250).await.unwrap());
+    assert!(store.take_lease("telegram", "a", 190, 290).await.unwrap());
+    assert!(!store.take_lease("telegram", "b", 289, 389).await.unwrap());
+    assert!(store.take_lease("telegram", "b", 291, 391).await.unwrap());
+    assert!(!store.take_lease("telegram", "a", 300, 400).await.unwrap());
+    store.release_lease("telegram", "a").await.unwrap();
+    assert!(
+        !store.take_lease("telegram", "a", 301, 401).await.unwrap(),
+        "only the holder gives it back"
+    );
+    store.release_lease("telegram", "b").await.unwrap();
+    assert!(store.take_lease("telegram", "a", 302, 402).await.unwrap());
+    // Another name is another lease.
+    assert!(store.take_lease("email:box", "b", 302, 402).await.unwrap());
+    assert!(!store.take_lease("email:box", "a", 303, 403).await.unwrap());
+    store.release_lease("telegram", "a").await.unwrap();
+    store.release_lease("email:box", "b").await.unwrap();
 }
 
 /// A call's row: the caller's number, the callback once, the called-back record once, and

@@ -1239,19 +1239,4 @@ pub async fn store_suite(store: &dyn Store) {
     // Deleting the conversation (retention, deletion on request) forgets the chat too.
     assert!(store.delete_conversation(id).await.unwrap());
     assert_eq!(store.telegram_conversation(-1001).await.unwrap(), None);
-
-    // The lease: one holder at a time, renewed by its holder, taken over once expired.
-    assert!(store.take_telegram_lease("a", 100, 200).await.unwrap());
-    assert!(!store.take_telegram_lease("b", 150, 250).await.unwrap());
-    assert!(store.take_telegram_lease("a", 190, 290).await.unwrap());
-    assert!(!store.take_telegram_lease("b", 289, 389).await.unwrap());
-    assert!(store.take_telegram_lease("b", 291, 391).await.unwrap());
-    assert!(!store.take_telegram_lease("a", 300, 400).await.unwrap());
-    store.release_telegram_lease("a").await.unwrap();
-    assert!(
-        !store.take_telegram_lease("a", 301, 401).await.unwrap(),
-        "only the holder releases"
-    );
-    store.release_telegram_lease("b").await.unwrap();
-    assert!(store.take_telegram_lease("a", 302, 402).await.unwrap());
 }

@@ -209,7 +209,7 @@ impl Inner {
         let until = now + self.settings.lease.as_millis() as i64;
         self.conversations
             .store()
-            .acquire_mail_lease(&self.mailbox, &self.holder, now, until)
+            .take_lease(&format!("email:{}", self.mailbox), &self.holder, now, until)
             .await
     }
 

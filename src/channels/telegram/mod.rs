@@ -59,6 +59,8 @@ const ALLOWED: [AllowedUpdate; 3] = [
 ];
 /// Updates taken from the store at once; one chat's updates run in order, chats side by side.
 const BATCH: i64 = 100;
+/// The lease of the one instance that polls and processes.
+const LEASE: &str = "telegram";
 /// How often the worker looks for updates that another instance's webhook received.
 const WORKER_TICK: Duration = Duration::from_secs(1);
 /// Waits after a failed call to Telegram: doubled each time up to the maximum.
@@ -358,7 +360,7 @@ impl Telegram {
             && let Err(e) = self
                 .conversations
                 .store()
-                .release_telegram_lease(&self.holder)
+                .release_lease(LEASE, &self.holder)
                 .await
         {
             tracing::warn!(error = %e, "Telegram lease not released; it expires by itself");
@@ -399,7 +401,7 @@ impl Telegram {
         loop {
             let now = now_ms();
             let held = match store
-                .take_telegram_lease(&self.holder, now, now + ttl.as_millis() as i64)
+                .take_lease(LEASE, &self.holder, now, now + ttl.as_millis() as i64)
                 .await
             {
                 Ok(held) => held,
