@@ -8,3 +8,36 @@ pub mod html;
 pub mod outbox;
 pub mod phone;
 pub mod telegram;
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+/// A channel's settings file that could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SettingsFileError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Reads and parses the settings file `name` (TOML) from the channels folder `dir`; `None`
+/// when there is no such file (the channel is off).
+pub fn read_settings<T: DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+) -> Result<Option<T>, SettingsFileError> {
+    let path = dir.join(name);
+    let error = |message: String| SettingsFileError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(error(e.to_string())),
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| error(e.to_string()))
+}

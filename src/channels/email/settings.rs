@@ -12,6 +12,8 @@ use super::inbound::EmailAddress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    #[error(transparent)]
+    File(#[from] crate::channels::SettingsFileError),
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
     #[error("{path}: environment variable {var} (the {what} password) is not set")]
@@ -174,12 +176,9 @@ impl EmailSettings {
             path: shown.clone(),
             message,
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(invalid(e.to_string())),
+        let Some(file) = crate::channels::read_settings::<File>(dir, "email.toml")? else {
+            return Ok(None);
         };
-        let file: File = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if !file.enabled {
             return Ok(None);
         }

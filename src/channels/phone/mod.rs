@@ -75,8 +75,8 @@ struct PhoneFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{path}: {cause}")]
-    File { path: PathBuf, cause: String },
+    #[error(transparent)]
+    File(#[from] super::SettingsFileError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -109,21 +109,9 @@ impl PhoneSettings {
     /// The settings in `dir/phone.toml`; `None` (the channel is off) without that file or
     /// without the telephony system's token.
     pub fn load(dir: &Path) -> Result<Option<PhoneSettings>, SettingsError> {
-        let path = dir.join("phone.toml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(SettingsError::File {
-                    path,
-                    cause: e.to_string(),
-                });
-            }
+        let Some(file) = super::read_settings::<PhoneFile>(dir, "phone.toml")? else {
+            return Ok(None);
         };
-        let file: PhoneFile = toml::from_str(&text).map_err(|e| SettingsError::File {
-            path: path.clone(),
-            cause: e.to_string(),
-        })?;
         // The file names the model where the operator fixed one; otherwise the environment
         // or the place tools/whisper-model.sh writes to.
         let model = match &file.model {
@@ -136,9 +124,9 @@ impl PhoneSettings {
                 Some(f) => {
                     let f = resolve(f, dir);
                     std::fs::read_to_string(&f)
-                        .map_err(|e| SettingsError::File {
-                            path: f.clone(),
-                            cause: e.to_string(),
+                        .map_err(|e| super::SettingsFileError {
+                            path: f.display().to_string(),
+                            message: e.to_string(),
                         })?
                         .trim()
                         .to_string()

@@ -74,8 +74,8 @@ const KEEP_UPDATE_IDS: Duration = Duration::from_secs(2 * 86_400);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
+    #[error(transparent)]
+    File(#[from] super::SettingsFileError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -127,21 +127,9 @@ impl TelegramSettings {
     /// Reads `telegram.toml` from the channels folder; `None` when it is missing or says
     /// `enabled = false`.
     pub fn load(dir: &Path) -> Result<Option<TelegramSettings>, SettingsError> {
-        let path = dir.join(SETTINGS_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(SettingsError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                });
-            }
+        let Some(file) = super::read_settings::<SettingsFile>(dir, SETTINGS_FILE)? else {
+            return Ok(None);
         };
-        let file: SettingsFile = toml::from_str(&text).map_err(|e| SettingsError::File {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
         if !file.enabled {
             return Ok(None);
         }
@@ -166,7 +154,7 @@ impl TelegramSettings {
                 if !u.path().ends_with('/') {
                     u.set_path(&format!("{}/", u.path()));
                 }
-                Ok(u)
+                Ok::<_, SettingsError>(u)
             })
             .transpose()?;
         if file.mode == Mode::Webhook && public_url.is_none() {
