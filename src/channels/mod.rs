@@ -21,6 +21,15 @@ pub struct SettingsFileError {
     pub message: String,
 }
 
+/// Why a channel's settings were refused: the file, or a value in it.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    File(#[from] SettingsFileError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Reads and parses the settings file `name` (TOML) from the channels folder `dir`; `None`
 /// when there is no such file (the channel is off).
 pub fn read_settings<T: DeserializeOwned>(

@@ -73,13 +73,7 @@ struct PhoneFile {
     token_file: Option<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error(transparent)]
-    File(#[from] super::SettingsFileError),
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use super::SettingsError;
 
 /// The model when `phone.toml` names none: `RATHAUS_WHISPER_MODEL`, else where
 /// tools/whisper-model.sh writes it.

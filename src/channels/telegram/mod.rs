@@ -72,13 +72,7 @@ const UNCLEAR_ATTEMPTS: u32 = 5;
 /// Processed update ids are kept this long: the Bot API repeats an update for at most a day.
 const KEEP_UPDATE_IDS: Duration = Duration::from_secs(2 * 86_400);
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error(transparent)]
-    File(#[from] super::SettingsFileError),
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use super::SettingsError;
 
 /// How Telegram delivers updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
