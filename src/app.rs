@@ -139,7 +139,7 @@ impl Application {
         if let Some(t) = &self.telegram {
             tokio::spawn(t.clone().run());
         }
-        if let Some(email) = self.email {
+        if let Some(email) = &self.email {
             email.spawn();
         }
         let served = axum::serve(
@@ -151,6 +151,9 @@ impl Application {
         .await;
         if let Some(t) = &self.telegram {
             t.stop().await;
+        }
+        if let Some(email) = &self.email {
+            email.stop().await;
         }
         served
     }

@@ -797,6 +797,141 @@ async fn killed_with_sigkill_mid_batch_every_mail_is_answered_exactly_once() {
     }
 }
 
+/// A mail another instance is still working (it lost the mailbox lease mid-batch) is left to
+/// it: the transcript gets its lines once, and the mail is answered once that claim ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_claimed_by_another_instance_is_left_to_it() {
+    let servers = MailServers::start().await;
+    let app = spawn_app_with_channels(servers.channels_dir("")).await;
+    let store = app.conversations.store();
+    // The claim on the next mail, taken before it arrives, as the instance that held the
+    // mailbox would have taken it.
+    let mut imap = servers.imap(CITY).await;
+    let inbox = imap.select("INBOX").await.unwrap();
+    let (uidvalidity, next) = (inbox.uid_validity.unwrap(), inbox.uid_next.unwrap());
+    imap.logout().await.unwrap();
+    let claim = format!(
+        "email:{CITY}@127.0.0.1:{}/INBOX:{uidvalidity}:{next}",
+        servers.imap_port
+    );
+    let now = rathaus::conversations::now_ms();
+    assert!(
+        store
+            .take_lease(&claim, "other instance", now, now + 3_600_000)
+            .await
+            .unwrap()
+    );
+    servers
+        .append_all(
+            CITY,
+            &[
+                citizen_mail(
+                    "anna@example.org",
+                    "claimed@example.org",
+                    "Frage",
+                    QUESTIONS[0],
+                    None,
+                ),
+                citizen_mail(
+                    "bernd@example.org",
+                    "free@example.org",
+                    "Frage",
+                    QUESTIONS[1],
+                    None,
+                ),
+            ],
+        )
+        .await;
+
+    let free = servers
+        .wait_for_mails("bernd@example.org", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(free.len(), 1, "the unclaimed mail is answered");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        servers.mails("anna@example.org").await.is_empty(),
+        "the claimed mail waits"
+    );
+    assert_eq!(
+        conversation_of(store.as_ref(), "claimed@example.org").await,
+        None
+    );
+
+    store.release_lease(&claim, "other instance").await.unwrap();
+    let answered = servers
+        .wait_for_mails("anna@example.org", 1, Duration::from_secs(90))
+        .await;
+    assert_eq!(answered.len(), 1, "answered once the claim ends");
+    let id = conversation_of(store.as_ref(), "claimed@example.org")
+        .await
+        .expect("filed");
+    assert_eq!(lines(store.as_ref(), id, Author::Citizen).await.len(), 1);
+}
+
+/// SIGTERM: Rathaus stops reading the mailbox, gives its lease back and exits, so another
+/// instance answers the next mail at once instead of waiting out a ten-minute lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_hands_the_mailbox_over_at_once() {
+    let servers = MailServers::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("rathaus.db").display());
+    let channels = servers.channels_dir("lease_seconds = 600");
+    let ask = |citizen: &str, id: &str| citizen_mail(citizen, id, "Frage", QUESTIONS[0], None);
+
+    let mut first = serve(&database, &channels);
+    servers
+        .append_all(CITY, &[ask("anna@example.org", "stop-1@example.org")])
+        .await;
+    let answered = servers
+        .wait_for_mails("anna@example.org", 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(answered.len(), 1, "the first instance works the mailbox");
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exited = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = first.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = first.kill();
+        let _ = first.wait();
+        None
+    })
+    .await
+    .unwrap();
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "SIGTERM ends Rathaus cleanly: {exited:?}"
+    );
+
+    let mut second = serve(&database, &channels);
+    servers
+        .append_all(CITY, &[ask("bernd@example.org", "stop-2@example.org")])
+        .await;
+    let answered = servers
+        .wait_for_mails("bernd@example.org", 1, Duration::from_secs(60))
+        .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        answered.len(),
+        1,
+        "the second instance took the mailbox over without waiting for the lease to run out"
+    );
+    assert_eq!(
+        servers.mails("anna@example.org").await.len(),
+        1,
+        "answered once"
+    );
+}
+
 /// The two states a crash can leave a reply in, set up by hand: sent but not marked (its copy
 /// is in the city's mailbox), and stored but never sent. The first must not go out again; the
 /// second must, once.

@@ -59,6 +59,8 @@ pub enum EmailError {
     Envelope(String),
     #[error("mail UID {0} could not be finished")]
     Unfinished(u32),
+    #[error("another instance is working this mail")]
+    Claimed,
 }
 
 impl From<async_imap::error::Error> for EmailError {
@@ -72,6 +74,8 @@ const ATTACHMENTS_LINE: &str = "Anhänge der E-Mail (vom Assistenten nicht geles
 const EMPTY_MAIL_REPLY: &str = "Guten Tag,\n\nIhre E-Mail an uns war leider leer. Bitte schreiben Sie uns Ihre Frage in einer neuen Nachricht; wir antworten gern.";
 const RATE_LIMITED_LINE: &str =
     "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
+/// How long a clean shutdown waits for the mails begun to be finished.
+const STOP_GRACE: Duration = Duration::from_secs(8);
 /// Attempts at sending a stored reply before it is given up.
 const SEND_ATTEMPTS: i64 = 10;
 const BOUNCED_LINE: &str = "Eine E-Mail an den Bürger konnte nicht zugestellt werden (Unzustellbarkeitsnachricht erhalten).";
@@ -93,6 +97,10 @@ struct Inner {
     holder: String,
     /// The mailbox's name in the store: user, server and folder.
     mailbox: String,
+    /// Set on a clean shutdown: the worker begins no further mail and ends.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// The mailbox worker, while it runs.
+    worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// One fetched mail.
@@ -109,8 +117,8 @@ enum Batch {
     /// No new mail.
     Empty,
     Worked,
-    /// Another instance took the mailbox while the batch ran.
-    LeaseLost,
+    /// Another instance took the mailbox while the batch ran, or this one is stopping.
+    Halted,
 }
 
 /// How a mail ended up.
@@ -168,35 +176,70 @@ impl EmailChannel {
                 mailbox,
                 settings,
                 conversations,
+                stopping: tokio::sync::watch::Sender::new(false),
+                worker: std::sync::Mutex::new(None),
             }),
         })
     }
 
     /// Starts the mailbox worker and the outbox for staff replies.
-    pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn(&self) {
         let outbox = outbox::Outbox::new(self.inner.conversations.clone(), Arc::new(self.clone()));
-        vec![outbox.spawn(), tokio::spawn(self.run())]
+        outbox.spawn();
+        let worker = tokio::spawn(self.clone().run());
+        *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
     }
 
-    /// Works the mailbox while this instance holds its lease; runs until the task is dropped.
+    /// Stops the mailbox worker on a clean shutdown: the mails begun are finished (for up to
+    /// [`STOP_GRACE`]), no further one is begun, and the lease is given back so that another
+    /// instance takes the mailbox over at once instead of waiting it out.
+    pub async fn stop(&self) {
+        let inner = &self.inner;
+        inner.stopping.send_replace(true);
+        let worker = inner
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut worker) = worker
+            && tokio::time::timeout(STOP_GRACE, &mut worker).await.is_err()
+        {
+            tracing::warn!(
+                grace_s = STOP_GRACE.as_secs(),
+                "e-mail channel still busy at shutdown: stopped; unfinished mails are worked again"
+            );
+            worker.abort();
+            let _ = worker.await;
+        }
+        if let Err(e) = inner
+            .conversations
+            .store()
+            .release_lease(&inner.lease_name(), &inner.holder)
+            .await
+        {
+            tracing::warn!(error = %e, "mailbox lease not released; it expires by itself");
+        }
+    }
+
+    /// Works the mailbox while this instance holds its lease, until [`EmailChannel::stop`].
     pub async fn run(self) {
         let inner = &self.inner;
         let mut pause = Duration::from_secs(1);
-        loop {
+        while !inner.is_stopping() {
             match inner.lease().await {
                 Ok(true) => match inner.work().await {
                     Ok(()) => pause = Duration::from_secs(1),
                     Err(e) => {
                         metrics::counter!("rathaus_email_errors_total").increment(1);
                         tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
-                        tokio::time::sleep(pause).await;
+                        inner.pause(pause).await;
                         pause = (pause * 2).min(Duration::from_secs(60));
                     }
                 },
-                Ok(false) => tokio::time::sleep(inner.settings.lease / 3).await,
+                Ok(false) => inner.pause(inner.settings.lease / 3).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "mailbox lease not taken");
-                    tokio::time::sleep(pause).await;
+                    inner.pause(pause).await;
                 }
             }
         }
@@ -204,13 +247,34 @@ impl EmailChannel {
 }
 
 impl Inner {
+    fn lease_name(&self) -> String {
+        format!("email:{}", self.mailbox)
+    }
+
     async fn lease(&self) -> Result<bool, StoreError> {
         let now = now_ms();
         let until = now + self.settings.lease.as_millis() as i64;
         self.conversations
             .store()
-            .take_lease(&format!("email:{}", self.mailbox), &self.holder, now, until)
+            .take_lease(&self.lease_name(), &self.holder, now, until)
             .await
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the channel is told to stop.
+    async fn stopped(&self) {
+        let _ = self.stopping.subscribe().wait_for(|s| *s).await;
+    }
+
+    /// Waits `how_long`, or less when the channel is told to stop.
+    async fn pause(&self, how_long: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(how_long) => {}
+            _ = self.stopped() => {}
+        }
     }
 
     /// One IMAP session: catch up, then wait for new mail (IDLE or polling), while the lease
@@ -226,14 +290,19 @@ impl Inner {
             "e-mail channel reading the mailbox"
         );
         loop {
-            let held = self.lease().await?
+            let held = !self.is_stopping()
+                && self.lease().await?
                 && match self.batch(&mut session, uidvalidity).await? {
                     Batch::Worked => continue,
                     Batch::Empty => true,
-                    Batch::LeaseLost => false,
+                    Batch::Halted => false,
                 };
             if !held {
-                tracing::info!("mailbox lease lost to another instance");
+                if self.is_stopping() {
+                    tracing::info!("e-mail channel stopped");
+                } else {
+                    tracing::info!("mailbox lease lost to another instance");
+                }
                 let _ = session.logout().await;
                 return Ok(());
             }
@@ -246,11 +315,21 @@ impl Inner {
             if has_idle && self.settings.imap.idle {
                 let mut idle = session.idle();
                 idle.init().await?;
-                let (done, _stop) = idle.wait_with_timeout(wait);
-                done.await?;
+                {
+                    let (done, interrupt) = idle.wait_with_timeout(wait);
+                    tokio::pin!(done);
+                    tokio::select! {
+                        r = &mut done => { r?; }
+                        // Dropping the interrupt ends the IDLE at once.
+                        _ = self.stopped() => {
+                            drop(interrupt);
+                            done.await?;
+                        }
+                    }
+                }
                 session = idle.done().await?;
             } else {
-                tokio::time::sleep(wait).await;
+                self.pause(wait).await;
                 session.noop().await?;
             }
         }
@@ -342,19 +421,20 @@ impl Inner {
                 .unwrap_or_else(|| format!("uid:{}", f.uid));
             by_sender.entry(key).or_default().push((f, mail));
         }
-        // Once the lease is lost, no further mail is begun; `None` marks one left untouched.
-        let lost = AtomicBool::new(false);
-        let lost = &lost;
+        // Once the lease is lost or the channel is stopping, no further mail is begun; `None`
+        // marks one left untouched.
+        let halt = AtomicBool::new(self.is_stopping());
+        let halt = &halt;
         let handling = futures::stream::iter(by_sender.into_values())
             .map(|mails| async move {
                 let mut out = Vec::with_capacity(mails.len());
                 for (f, mail) in mails {
                     let uid = f.uid;
-                    if lost.load(Ordering::SeqCst) {
+                    if halt.load(Ordering::SeqCst) {
                         out.push((uid, None));
                         continue;
                     }
-                    let r = self.handle(uidvalidity, f, mail).await;
+                    let r = self.handle_claimed(uidvalidity, f, mail).await;
                     out.push((uid, Some(r)));
                 }
                 out
@@ -368,15 +448,19 @@ impl Inner {
         let results = loop {
             tokio::select! {
                 results = &mut handling => break results,
-                _ = renew.tick(), if !lost.load(Ordering::SeqCst) => {
+                _ = renew.tick(), if !halt.load(Ordering::SeqCst) => {
                     let held = self.lease().await.unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "mailbox lease not renewed");
                         false
                     });
                     if !held {
                         tracing::warn!("mailbox lease lost during a batch: finishing the mails begun, beginning no more");
-                        lost.store(true, Ordering::SeqCst);
+                        halt.store(true, Ordering::SeqCst);
                     }
+                }
+                _ = self.stopped(), if !halt.load(Ordering::SeqCst) => {
+                    tracing::info!("stopping: finishing the mails begun, beginning no more");
+                    halt.store(true, Ordering::SeqCst);
                 }
             }
         };
@@ -420,13 +504,37 @@ impl Inner {
                 .set_mail_cursor(&self.mailbox, uidvalidity, cursor)
                 .await?;
         }
-        if lost.load(Ordering::SeqCst) {
-            return Ok(Batch::LeaseLost);
+        if halt.load(Ordering::SeqCst) {
+            return Ok(Batch::Halted);
         }
         if let Some(u) = unfinished {
             return Err(EmailError::Unfinished(u));
         }
         Ok(Batch::Worked)
+    }
+
+    /// Handles one mail that no other instance is working. An instance that lost the
+    /// mailbox lease finishes the mails it has begun while the next holder starts on the same
+    /// mails; the claim (a lease per mail) keeps the two from both recording one mail in the
+    /// transcript. A mail claimed elsewhere is left to be tried again.
+    async fn handle_claimed(
+        &self,
+        uidvalidity: u32,
+        f: Fetched,
+        mail: Option<InboundMail>,
+    ) -> Result<Handled, EmailError> {
+        let store = self.conversations.store();
+        let claim = format!("email:{}:{uidvalidity}:{}", self.mailbox, f.uid);
+        let now = now_ms();
+        let until = now + self.settings.lease.as_millis() as i64;
+        if !store.take_lease(&claim, &self.holder, now, until).await? {
+            return Err(EmailError::Claimed);
+        }
+        let handled = self.handle(uidvalidity, f, mail).await;
+        if let Err(e) = store.release_lease(&claim, &self.holder).await {
+            tracing::warn!(error = %e, "mail claim not released; it expires by itself");
+        }
+        handled
     }
 
     /// Handles one mail; an error leaves it to be tried again.
