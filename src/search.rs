@@ -5,6 +5,8 @@
 //! Never decides what to answer: that is the dialogue core's job.
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
@@ -126,13 +128,28 @@ struct Fields {
 /// Terms of one entry, for the coverage features.
 #[derive(Default)]
 struct EntryTerms {
-    name: Vec<String>,
-    title: HashSet<String>,
-    all: HashSet<String>,
-    /// Term frequency per field (name, keywords, summary, body, parts).
-    tf: HashMap<String, [f32; FIELDS]>,
+    /// The name's terms that say what the entry is (not generic actions such as
+    /// "beantragen"), with their weights.
+    name: Vec<(String, f32)>,
+    /// Every term of the entry. One lookup per question term and candidate serves coverage,
+    /// title coverage and BM25F.
+    terms: FxHashMap<String, TermStats>,
     /// Field lengths in terms.
     len: [f32; FIELDS],
+}
+
+/// What one entry has of a term.
+#[derive(Default, Clone, Copy)]
+struct TermStats {
+    /// Term frequency per field (name, keywords, summary, body, parts).
+    tf: [f32; FIELDS],
+    /// In the name or keywords, or a part of a compound there.
+    title: bool,
+}
+
+/// BM25's weight of a term found in `df` of `n` entries.
+fn idf(n: f32, df: f32) -> f32 {
+    ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
 }
 
 /// Fields scored, in the order of [`FIELD_BOOSTS`].
@@ -165,7 +182,7 @@ pub struct SearchIndex {
     /// Entry position of each document, by segment and document id.
     doc_entry: Vec<Vec<usize>>,
     avg_len: [f32; FIELDS],
-    doc_freq: HashMap<String, u32>,
+    doc_freq: FxHashMap<String, u32>,
     ids: Vec<EntryId>,
 }
 
@@ -281,7 +298,8 @@ impl SearchIndex {
         let index = Index::create_in_ram(schema.build());
         let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000)?;
         let mut terms = Vec::with_capacity(catalogue.entries.len());
-        let mut doc_freq: HashMap<String, u32> = HashMap::new();
+        let mut doc_freq: FxHashMap<String, u32> = FxHashMap::default();
+        let mut names: Vec<Vec<String>> = Vec::with_capacity(catalogue.entries.len());
         for (i, e) in catalogue.entries.iter().enumerate() {
             let (name, keywords, summary, body) = entry_texts(e);
             let (name_t, name_p) = analyse_text(&lexicon, &name);
@@ -291,37 +309,29 @@ impl SearchIndex {
             // The parts of a compound in the name ("Lebens|bescheinigung") name the entry too.
             let title_parts: Vec<String> = name_p.iter().chain(&kw_p).cloned().collect();
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
-            let mut name = name_t.clone();
-            name.sort();
-            name.dedup();
-            let mut et = EntryTerms {
-                name,
-                ..Default::default()
-            };
-            et.title.extend(name_t.iter().cloned());
-            et.title.extend(kw_t.iter().cloned());
-            et.title.extend(title_parts);
+            let mut et = EntryTerms::default();
             for (f, list) in [&name_t, &kw_t, &sum_t, &body_t, &parts]
                 .into_iter()
                 .enumerate()
             {
                 et.len[f] = list.len() as f32;
                 for t in list {
-                    et.tf.entry(t.clone()).or_insert([0.0; FIELDS])[f] += 1.0;
+                    et.terms.entry(t.clone()).or_default().tf[f] += 1.0;
                 }
             }
-            for t in name_t
-                .iter()
-                .chain(&kw_t)
-                .chain(&sum_t)
-                .chain(&body_t)
-                .chain(&parts)
-            {
-                et.all.insert(t.clone());
+            for t in name_t.iter().chain(&kw_t).chain(&title_parts) {
+                if let Some(stats) = et.terms.get_mut(t) {
+                    stats.title = true;
+                }
             }
-            for t in &et.all {
+            for t in et.terms.keys() {
                 *doc_freq.entry(t.clone()).or_default() += 1;
             }
+            let mut name = name_t.clone();
+            name.sort();
+            name.dedup();
+            name.retain(|t| !language::is_generic_action(t));
+            names.push(name);
             terms.push(et);
             writer.add_document(doc!(
                 fields.id => i.to_string(),
@@ -333,6 +343,17 @@ impl SearchIndex {
             ))?;
         }
         writer.commit()?;
+        // The names' terms weigh what they weigh in the whole catalogue.
+        let n = catalogue.entries.len().max(1) as f32;
+        for (et, name) in terms.iter_mut().zip(names) {
+            et.name = name
+                .into_iter()
+                .map(|t| {
+                    let w = doc_freq.get(&t).map_or(0.0, |&df| idf(n, df as f32));
+                    (t, w)
+                })
+                .collect();
+        }
         let reader = index.reader()?;
         // Which entry each document is, by segment and document id: read once here, so a
         // search never opens stored documents.
@@ -399,8 +420,7 @@ impl SearchIndex {
 
     fn idf(&self, term: &str) -> Option<f32> {
         let df = *self.doc_freq.get(term)? as f32;
-        let n = self.ids.len().max(1) as f32;
-        Some(((n - df + 0.5) / (df + 0.5) + 1.0).ln())
+        Some(idf(self.ids.len().max(1) as f32, df))
     }
 
     /// The weight of a term found in one entry only: the unit scores are measured in.
@@ -614,49 +634,63 @@ impl SearchIndex {
             }
         }
         let total = analysis.total_weight().max(f32::EPSILON);
+        let asked: FxHashSet<&str> = analysis
+            .concepts
+            .iter()
+            .flat_map(|c| c.terms.iter().map(|(t, _)| t.as_str()))
+            .collect();
+        // The question's terms' weights in the catalogue, looked up once, not per candidate.
+        let idfs: Vec<Vec<Option<f32>>> = analysis
+            .concepts
+            .iter()
+            .map(|c| c.terms.iter().map(|(t, _)| self.idf(t)).collect())
+            .collect();
         let mut hits = Vec::with_capacity(candidates.len());
         for entry in candidates {
             let terms = &self.terms[entry];
-            let matched = |set: &HashSet<String>| -> f32 {
-                analysis
-                    .concepts
-                    .iter()
-                    .map(|c| {
-                        let m = c
-                            .terms
-                            .iter()
-                            .filter(|(t, _)| set.contains(t))
-                            .map(|(_, w)| *w)
-                            .fold(0.0, f32::max);
-                        c.weight * m
-                    })
-                    .sum::<f32>()
-                    / total
-            };
-            let asked: HashSet<&str> = analysis
-                .concepts
-                .iter()
-                .flat_map(|c| c.terms.iter().map(|(t, _)| t.as_str()))
-                .collect();
+            // Per concept, its best term: anywhere in the entry (coverage), in its name or
+            // keywords (title coverage), and by BM25F (one best term per concept, so a word
+            // with many synonyms does not outweigh a word with one).
+            let norm: [f32; FIELDS] = std::array::from_fn(|f| {
+                let avg = self.avg_len[f].max(1.0);
+                1.0 - B + B * terms.len[f] / avg
+            });
+            let (mut found, mut named, mut raw) = (0.0f32, 0.0f32, 0.0f32);
+            for (c, idfs) in analysis.concepts.iter().zip(&idfs) {
+                let (mut anywhere, mut in_title, mut best) = (0.0f32, 0.0f32, 0.0f32);
+                for ((t, w), idf) in c.terms.iter().zip(idfs) {
+                    let Some(stats) = terms.terms.get(t.as_str()) else {
+                        continue;
+                    };
+                    anywhere = anywhere.max(*w);
+                    if stats.title {
+                        in_title = in_title.max(*w);
+                    }
+                    if let Some(idf) = idf {
+                        let x: f32 = (0..FIELDS)
+                            .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
+                            .sum();
+                        best = best.max(w * idf * x * (K1 + 1.0) / (x + K1));
+                    }
+                }
+                found += c.weight * anywhere;
+                named += c.weight * in_title;
+                raw += best;
+            }
             let (mut explained, mut total_name) = (0.0, 0.0);
-            for t in terms
-                .name
-                .iter()
-                .filter(|t| !language::is_generic_action(t))
-            {
-                let w = self.idf(t).unwrap_or(0.0);
+            for (t, w) in &terms.name {
                 total_name += w;
                 if asked.contains(t.as_str()) {
                     explained += w;
                 }
             }
-            let coverage = matched(&terms.all);
+            let coverage = found / total;
+            let title_coverage = named / total;
             let specificity = if total_name > 0.0 {
                 explained / total_name
             } else {
                 0.0
             };
-            let raw = self.bm25f(analysis, terms);
             let similarity = semantic
                 .filter(|(v, _)| v.len() == self.terms.len())
                 .map_or(0.0, |(v, q)| v.similarity(entry, q));
@@ -672,7 +706,7 @@ impl SearchIndex {
                 similarity,
                 coverage,
                 strength: raw / total,
-                title_coverage: matched(&terms.title),
+                title_coverage,
                 specificity,
             });
         }
@@ -848,27 +882,6 @@ impl SearchIndex {
     /// BM25F with one document frequency per term across all fields, so that a word common
     /// in the catalogue (the city's name) counts little even where it is rare in names.
     /// A concept counts with its best term.
-    fn bm25f(&self, analysis: &Analysis, terms: &EntryTerms) -> f32 {
-        let norm: [f32; FIELDS] = std::array::from_fn(|f| {
-            let avg = self.avg_len[f].max(1.0);
-            1.0 - B + B * terms.len[f] / avg
-        });
-        analysis
-            .concepts
-            .iter()
-            .map(|c| {
-                c.terms
-                    .iter()
-                    .filter_map(|(t, w)| {
-                        let tf = terms.tf.get(t)?;
-                        let x: f32 = (0..FIELDS).map(|f| FIELD_BOOSTS[f] * tf[f] / norm[f]).sum();
-                        Some(w * self.idf(t)? * x * (K1 + 1.0) / (x + K1))
-                    })
-                    .fold(0.0, f32::max)
-            })
-            .sum()
-    }
-
     pub fn entry_id(&self, entry: usize) -> &EntryId {
         &self.ids[entry]
     }

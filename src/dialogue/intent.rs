@@ -151,6 +151,10 @@ static OWNER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .collect()
 });
 /// Words that talk about this chat itself rather than a topic.
+/// "Leiten Sie mich weiter", "verbinden Sie mich".
+static REDIRECT: LazyLock<HashSet<String>> =
+    LazyLock::new(|| stems(&["weiterleiten", "verbinden", "durchstellen"]));
+
 static META: LazyLock<HashSet<String>> = LazyLock::new(|| {
     stems(&[
         "bot",
@@ -206,12 +210,10 @@ pub fn handoff(text: &str) -> Option<HandoffReason> {
     let weak = person_at(&PERSON_WEAK);
     let contact = has(&CONTACT);
     let leit = st.iter().any(|s| s.starts_with("leit"));
-    let redirect = st.iter().any(|s| {
-        *s == stem("weiterleiten")
-            || *s == stem("verbinden")
-            || *s == stem("durchstellen")
-            || (leit && (s == "weit" || s == "weiter"))
-    }) && ws.iter().any(|w| w == "mich" || w == "me" || w == "uns");
+    let redirect = st
+        .iter()
+        .any(|s| REDIRECT.contains(s) || (leit && (s == "weit" || s == "weiter")))
+        && ws.iter().any(|w| w == "mich" || w == "me" || w == "uns");
     let no_bot = ws.windows(2).any(|p| {
         matches!(p[0].as_str(), "kein" | "keinen" | "no" | "not") && META.contains(&stem(&p[1]))
     });
