@@ -440,8 +440,9 @@ impl SearchIndex {
         let words = language::words_joined(text, |w| {
             self.lexicon.knows(w) || self.doc_freq.contains_key(&language::stem(w))
         });
-        // Synonyms are matched on what the citizen meant: umlaut spellings and typos fixed.
-        let mut stems: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
+        // Rules match the words as written and as meant (umlaut spellings and typos fixed).
+        let written: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
+        let mut stems = written.clone();
         let mut concepts: Vec<Concept> = Vec::new();
         let mut concept_at: HashMap<usize, usize> = HashMap::new();
 
@@ -458,11 +459,11 @@ impl SearchIndex {
             let word = match self.lexicon.canonical(w) {
                 Some(c) => {
                     stems[pos] = language::stem(&c);
-                    terms.push((language::stem(&c), 1.0));
+                    terms.push((stems[pos].clone(), 1.0));
                     c
                 }
                 None => {
-                    terms.push((language::stem(w), 1.0));
+                    terms.push((written[pos].clone(), 1.0));
                     w.clone()
                 }
             };
@@ -492,8 +493,6 @@ impl SearchIndex {
             });
         }
 
-        // Rules match the words as written and as corrected.
-        let written: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
         let mut matched = self.synonyms.matches(&written);
         matched.extend(self.synonyms.matches(&stems));
         if lang == Lang::En {
