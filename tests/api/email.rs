@@ -1,7 +1,8 @@
 //! The e-mail channel against real Dovecot and OpenSMTPD on loopback: the corpus of real-world
 //! mails, a conversation threaded over three mails and handed to staff whose reply arrives
-//! threaded, a hijack attempt, and kill -9 in the middle of a batch with every mail answered
-//! exactly once. Replies are counted in the receiving mailboxes.
+//! threaded, a hijack attempt, kill -9 in the middle of a batch with every mail answered
+//! exactly once, a clean stop that hands the mailbox over at once, and a mail left to the
+//! instance that claimed it. Replies are counted in the receiving mailboxes.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
