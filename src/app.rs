@@ -159,7 +159,8 @@ impl Application {
     }
 }
 
-/// Deletes conversations older than the retention period, once an hour.
+/// Deletes conversations and unanswered questions older than the retention period, once an
+/// hour.
 async fn retention(store: Arc<dyn Store>, keep: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -169,6 +170,11 @@ async fn retention(store: Arc<dyn Store>, keep: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "retention: old conversations deleted"),
             Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+        match store.delete_unanswered_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "retention: old unanswered questions deleted"),
+            Err(e) => tracing::warn!(error = %e, "retention run for unanswered questions failed"),
         }
     }
 }

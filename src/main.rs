@@ -69,7 +69,8 @@ enum Command {
         /// Folder with the channels' settings (telegram.toml, email.toml, phone.toml, …).
         #[arg(long, env = "RATHAUS_CHANNELS", default_value = "channels")]
         channels: PathBuf,
-        /// Days after which untouched conversations are deleted (0 keeps them).
+        /// Days after which untouched conversations and recorded unanswered questions are
+        /// deleted (0 keeps them).
         #[arg(long, env = "RATHAUS_RETENTION_DAYS", default_value_t = 90)]
         retention_days: u64,
         /// Mark console cookies Secure (set this when Rathaus is served over TLS; behind a

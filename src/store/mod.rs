@@ -360,6 +360,8 @@ pub trait Store:
 
     async fn record_unanswered(&self, masked_text: &str, lang: &str, now: i64) -> Result<()>;
     async fn unanswered(&self, limit: i64) -> Result<Vec<Unanswered>>;
+    /// Deletes unanswered questions recorded before `before`; returns how many.
+    async fn delete_unanswered_before(&self, before: i64) -> Result<u64>;
 }
 
 fn entries_json(v: &[String]) -> String {
@@ -643,6 +645,11 @@ macro_rules! sql_store {
                         .fetch_all(&self.pool)
                         .await?;
                 Ok(rows.into_iter().map(|(text, lang, at)| Unanswered { text, lang, at }).collect())
+            }
+
+            async fn delete_unanswered_before(&self, before: i64) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM unanswered WHERE created_at < $1").bind(before).execute(&self.pool).await?;
+                Ok(r.rows_affected())
             }
         }
     };

@@ -147,6 +147,20 @@ async fn suite(store: Arc<dyn Store>) {
         store.unanswered(10).await.unwrap()[0].text,
         "Wo ist der [TELEFON]?"
     );
+    // Retention: what was recorded before the cut goes, what came after stays.
+    store
+        .record_unanswered("Wann hat das Bürgerbüro offen?", "de", 60)
+        .await
+        .unwrap();
+    assert_eq!(store.delete_unanswered_before(50).await.unwrap(), 1);
+    let kept: Vec<String> = store
+        .unanswered(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.text)
+        .collect();
+    assert_eq!(kept, ["Wann hat das Bürgerbüro offen?"]);
 
     // Retention and deletion.
     let old = Conversation {
