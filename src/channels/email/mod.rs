@@ -251,6 +251,11 @@ impl Inner {
         format!("email:{}", self.mailbox)
     }
 
+    /// The lease of one mail while it is worked (see [`Inner::handle_claimed`]).
+    fn claim_name(&self, uidvalidity: u32, uid: u32) -> String {
+        format!("{}:{uidvalidity}:{uid}", self.lease_name())
+    }
+
     async fn lease(&self) -> Result<bool, StoreError> {
         let now = now_ms();
         let until = now + self.settings.lease.as_millis() as i64;
@@ -524,7 +529,7 @@ impl Inner {
         mail: Option<InboundMail>,
     ) -> Result<Handled, EmailError> {
         let store = self.conversations.store();
-        let claim = format!("email:{}:{uidvalidity}:{}", self.mailbox, f.uid);
+        let claim = self.claim_name(uidvalidity, f.uid);
         let now = now_ms();
         let until = now + self.settings.lease.as_millis() as i64;
         if !store.take_lease(&claim, &self.holder, now, until).await? {
