@@ -839,10 +839,11 @@ impl SearchIndex {
                 Relation::Synonym => WEIGHT_THESAURUS,
                 Relation::Broader => WEIGHT_BROADER,
             };
-            if is_stopword(related) {
+            let st = language::stem(related);
+            // "sicher" stems to "sich": a stem that is a stop word means nothing.
+            if is_stopword(related) || is_stopword(&st) {
                 continue;
             }
-            let st = language::stem(related);
             if self.doc_freq.contains_key(&st) {
                 terms.push((st, weight));
             } else {

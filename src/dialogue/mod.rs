@@ -459,10 +459,13 @@ impl Dialogue {
 }
 
 /// Whether two entry names are the same service in different forms: equal but for a
-/// qualifier in brackets at the end ("Altersrente (Vor-Ort-Termin)", "Altersrente
-/// (Telefon-Termin)"; "… Geduldete", "… Geduldete (§ 19d AufenthG)").
+/// qualifier at the end, in brackets ("Altersrente (Vor-Ort-Termin)", "Altersrente
+/// (Telefon-Termin)"; "… Geduldete", "… Geduldete (§ 19d AufenthG)"), or one with and one
+/// without the same thing ("Eheschließung ohne Auslandsbezug", "Eheschließung mit
+/// Auslandsbezug"). A plain name and one with something ("Kurzzeitkennzeichen", "… mit
+/// ausländischen Fahrzeugdokumenten") are not: the question may speak of that something.
 fn variants(a: &str, b: &str) -> bool {
-    fn base(name: &str) -> &str {
+    fn bracketed(name: &str) -> &str {
         let name = name.trim();
         match name
             .strip_suffix(')')
@@ -472,7 +475,32 @@ fn variants(a: &str, b: &str) -> bool {
             None => name,
         }
     }
-    a != b && !base(a).is_empty() && base(a) == base(b)
+    /// "X mit Y" → (X, true, Y); "X ohne Y" → (X, false, Y).
+    fn with_or_without(name: &str) -> Option<(&str, bool, &str)> {
+        [
+            (" mit ", true),
+            (" ohne ", false),
+            (" with ", true),
+            (" without ", false),
+        ]
+        .iter()
+        .filter_map(|&(word, with)| name.find(word).map(|at| (at, word, with)))
+        .min_by_key(|&(at, _, _)| at)
+        .map(|(at, word, with)| (name[..at].trim_end(), with, name[at + word.len()..].trim()))
+    }
+    if a == b {
+        return false;
+    }
+    let (ba, bb) = (bracketed(a), bracketed(b));
+    if !ba.is_empty() && ba == bb {
+        return true;
+    }
+    match (with_or_without(a.trim()), with_or_without(b.trim())) {
+        (Some((xa, wa, ya)), Some((xb, wb, yb))) => {
+            !xa.is_empty() && xa == xb && wa != wb && ya == yb
+        }
+        _ => false,
+    }
 }
 
 /// An entry counts as named in full when the question explains this much of its name.
@@ -564,6 +592,25 @@ mod tests {
             "Umschreibung Fahrzeug – von außerhalb nach München"
         ));
         assert!(!variants("(Telefon-Termin)", "(Vor-Ort-Termin)"));
+    }
+
+    #[test]
+    fn names_that_differ_only_in_with_or_without_the_same_thing_are_variants() {
+        assert!(variants(
+            "Anmeldung einer Eheschließung ohne Auslandsbezug",
+            "Anmeldung einer Eheschließung mit Auslandsbezug"
+        ));
+        // The plain service and one for a special case are not: the question may speak of
+        // the special case.
+        assert!(!variants(
+            "Kurzzeitkennzeichen",
+            "Kurzzeitkennzeichen mit ausländischen Fahrzeugdokumenten"
+        ));
+        // Another service that is also about a marriage abroad is no variant.
+        assert!(!variants(
+            "Anmeldung einer Eheschließung mit Auslandsbezug",
+            "Erstauskunft zur Eheschließung mit Auslandsbezug"
+        ));
     }
 
     #[test]

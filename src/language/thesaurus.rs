@@ -26,11 +26,38 @@ pub struct Thesaurus {
     /// Every word, lowercase.
     words: Vec<String>,
     index: HashMap<String, u32>,
-    /// Meanings: their words, with how each relates to the meaning's own words.
-    sets: Vec<Vec<(u32, Relation)>>,
+    /// Meanings: their words, with how each relates to the meaning's own words and whether
+    /// it is a word of everyday register (see [`Term`]).
+    sets: Vec<Vec<Term>>,
     /// The meanings each word belongs to (as a synonym, not as a broader term).
     meanings: Vec<Vec<u32>>,
 }
+
+/// A word of a meaning. A word marked colloquial, vulgar, pejorative, jocular, figurative or
+/// dated ("Ische (ugs., veraltend)", "Alte (ugs., abwertend)") is how a citizen may write but
+/// never how a catalogue does: it is looked up, but no other word is read as meaning it.
+#[derive(Debug, Clone, Copy)]
+struct Term {
+    word: u32,
+    relation: Relation,
+    target: bool,
+}
+
+/// Register notes that keep a word from standing in for another.
+const REGISTERS: &[&str] = &[
+    "ugs.",
+    "derb",
+    "vulg",
+    "abwertend",
+    "salopp",
+    "scherzhaft",
+    "ironisch",
+    "iron.",
+    "fig.",
+    "veraltet",
+    "veraltend",
+    "Jargon",
+];
 
 #[derive(Debug, thiserror::Error)]
 #[error("thesaurus {path}: {source}")]
@@ -92,7 +119,7 @@ impl Thesaurus {
             if !(line.starts_with("-|") || line.starts_with('(')) {
                 continue;
             }
-            let mut set: Vec<(u32, Relation)> = Vec::new();
+            let mut set: Vec<Term> = Vec::new();
             for item in line.split('|').skip(1) {
                 let relation = if item.contains("(Oberbegriff)") {
                     Relation::Broader
@@ -105,23 +132,27 @@ impl Thesaurus {
                     continue;
                 };
                 let id = t.intern(&word);
-                if !set.iter().any(|(w, _)| *w == id) {
-                    set.push((id, relation));
+                if !set.iter().any(|t| t.word == id) {
+                    set.push(Term {
+                        word: id,
+                        relation,
+                        target: !REGISTERS.iter().any(|r| item.contains(r)),
+                    });
                 }
             }
             if set.len() < 2 {
                 continue;
             }
             // Each meaning is listed under every one of its words: keep it once.
-            let mut key: Vec<u32> = set.iter().map(|(w, _)| *w).collect();
+            let mut key: Vec<u32> = set.iter().map(|t| t.word).collect();
             key.sort_unstable();
             if !seen.insert(key) {
                 continue;
             }
             let id = t.sets.len() as u32;
-            for (w, r) in &set {
-                if *r == Relation::Synonym {
-                    t.meanings[*w as usize].push(id);
+            for term in &set {
+                if term.relation == Relation::Synonym {
+                    t.meanings[term.word as usize].push(id);
                 }
             }
             t.sets.push(set);
@@ -145,16 +176,18 @@ impl Thesaurus {
     }
 
     /// The words related to a lowercase word in any of its meanings: its synonyms, and the
-    /// broader terms of those meanings. Broader terms of a broader term are not followed.
+    /// broader terms of those meanings. Broader terms of a broader term are not followed, and
+    /// words of everyday register are never given for another.
     pub fn related(&self, word: &str) -> Vec<(&str, Relation)> {
         let Some(&id) = self.index.get(word) else {
             return Vec::new();
         };
         let mut out: Vec<(&str, Relation)> = Vec::new();
         for &set in &self.meanings[id as usize] {
-            for &(w, r) in &self.sets[set as usize] {
-                if w != id && !out.iter().any(|(o, _)| *o == self.words[w as usize]) {
-                    out.push((&self.words[w as usize], r));
+            for term in &self.sets[set as usize] {
+                let w = &self.words[term.word as usize];
+                if term.word != id && term.target && !out.iter().any(|(o, _)| o == w) {
+                    out.push((w, term.relation));
                 }
             }
         }
@@ -211,12 +244,23 @@ waffe|1\n\
         assert_eq!(
             gewehr,
             vec![
-                ("knifte", Relation::Synonym),
                 ("feuerwaffe", Relation::Broader),
                 ("schusswaffe", Relation::Broader),
-                ("wumme", Relation::Broader),
             ]
         );
+    }
+
+    #[test]
+    fn colloquial_words_are_looked_up_but_never_stand_in_for_another() {
+        let t = sample();
+        // "Knifte (ugs.)" and "Wumme (ugs., salopp)" are no words for a rifle a catalogue
+        // would use; a citizen who writes "Knifte" still finds the rifle.
+        assert!(
+            !t.related("gewehr")
+                .iter()
+                .any(|(w, _)| *w == "knifte" || *w == "wumme")
+        );
+        assert!(t.related("knifte").contains(&("gewehr", Relation::Synonym)));
     }
 
     #[test]
