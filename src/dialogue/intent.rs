@@ -409,6 +409,8 @@ static DOCUMENTS: LazyLock<HashSet<String>> = LazyLock::new(|| {
         "paperwork",
         "required",
         "requirements",
+        "voraussetzung",
+        "voraussetzungen",
     ])
 });
 static OFFICE: LazyLock<HashSet<String>> = LazyLock::new(|| {
@@ -474,8 +476,12 @@ pub fn aspect(text: &str) -> Aspect {
 
 /// Words that name an aspect rather than a topic; search leaves them out.
 pub fn is_aspect_word(word: &str) -> bool {
-    let s = stem(word);
-    FEES.contains(&s) || DOCUMENTS.contains(&s) || OFFICE.contains(&s)
+    is_aspect_term(&stem(word))
+}
+
+/// The stem of a word that names an aspect ("kost", "unterlag").
+pub fn is_aspect_term(term: &str) -> bool {
+    FEES.contains(term) || DOCUMENTS.contains(term) || OFFICE.contains(term)
 }
 
 #[cfg(test)]

@@ -314,7 +314,14 @@ impl Dialogue {
         let mut analysis = kb.index.analyse(text, lang);
         // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked
         // ("address registration" is a topic).
-        let topical = |c: &crate::search::Concept| c.known && !intent::is_aspect_word(&c.word);
+        // A misspelt aspect word ("Vorraussetzungen") is one too, by the word it was read as.
+        let names_aspect = |c: &crate::search::Concept| {
+            intent::is_aspect_word(&c.word)
+                || c.terms
+                    .iter()
+                    .any(|(t, w)| *w >= 1.0 && intent::is_aspect_term(t))
+        };
+        let topical = |c: &crate::search::Concept| c.known && !names_aspect(c);
         let has_topic = analysis.concepts.iter().any(topical);
 
         // A follow-up on the entry just answered: an aspect and no topic of its own.
@@ -332,9 +339,7 @@ impl Dialogue {
             );
         }
         if has_topic {
-            analysis
-                .concepts
-                .retain(|c| !intent::is_aspect_word(&c.word));
+            analysis.concepts.retain(|c| !names_aspect(c));
         }
         let semantic = match (&kb.vectors, query_vector) {
             (Some(v), Some(q)) => Some((v, q)),
