@@ -550,6 +550,10 @@ mod tests {
         assert_eq!(aspect("How much is a passport?"), Aspect::Fees);
         assert_eq!(aspect("Was muss ich mitbringen?"), Aspect::Documents);
         assert_eq!(
+            aspect("Welche Voraussetzungen gelten für die Einbürgerung?"),
+            Aspect::Documents
+        );
+        assert_eq!(
             aspect("Was brauche ich für die Ummeldung?"),
             Aspect::Documents
         );

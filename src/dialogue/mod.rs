@@ -652,6 +652,30 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_aspect_word_is_no_topic() {
+        let d = dialogue(vec![
+            entry(
+                "niederlassung",
+                "Niederlassungserlaubnis",
+                "Ein unbefristeter Aufenthaltstitel.",
+            ),
+            entry(
+                "fachkraefte",
+                "Niederlassungserlaubnis für Fachkräfte",
+                "Voraussetzungen: Die Voraussetzungen prüft die Behörde.",
+            ),
+        ]);
+        for q in [
+            "niederlassungserlaubnis voraussetzungen",
+            "niederlassungserlaubnis vorraussetzungen",
+        ] {
+            let reply = d.respond(&Context::default(), &Inbound::text(q)).reply;
+            assert_eq!(reply.outcome, Outcome::Answer, "{q}: {}", reply.text);
+            assert_eq!(reply.entries[0].id.as_str(), "niederlassung", "{q}");
+        }
+    }
+
+    #[test]
     fn different_services_with_similar_names_are_still_offered_as_choices() {
         let d = dialogue(vec![
             entry(
