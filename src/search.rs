@@ -564,6 +564,17 @@ impl SearchIndex {
             c.known = idf.is_some();
             c.weight = idf.unwrap_or(unknown);
         }
+        // A word said twice ("Mieter … Miete") is one concept: it does not make the entries
+        // that have it twice as right.
+        let mut seen: HashSet<Vec<(String, u32)>> = HashSet::new();
+        concepts.retain(|c| {
+            seen.insert(
+                c.terms
+                    .iter()
+                    .map(|(t, w)| (t.clone(), w.to_bits()))
+                    .collect(),
+            )
+        });
         Analysis { concepts }
     }
 
@@ -967,6 +978,15 @@ wagen|1\n\
             Some("waffe")
         );
         assert!(!found(&without, question, Lang::De).contains(&"waffe".to_string()));
+    }
+
+    #[test]
+    fn a_word_said_twice_is_one_concept() {
+        let index = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let concepts = |text| index.analyse(text, Lang::De).concepts.len();
+        // "Fahrzeug" and "Fahrzeuge" are one stem; "Steuer" is another concept.
+        assert_eq!(concepts("Fahrzeug Steuer"), 2);
+        assert_eq!(concepts("Fahrzeug Fahrzeuge Steuer"), 2);
     }
 
     #[test]
