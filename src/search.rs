@@ -446,12 +446,23 @@ impl SearchIndex {
         let mut concept_at: HashMap<usize, usize> = HashMap::new();
 
         for (pos, w) in words.iter().enumerate() {
-            if is_stopword(w) || is_filler(w) || w.chars().count() < 2 {
+            // A number counts only where an entry's name has it ("§ 81", "ab 16 Jahren"); ages,
+            // years and amounts in a question are context, in digits or in words ("sechs").
+            let number = language::number_word(w)
+                .or_else(|| w.chars().all(|c| c.is_ascii_digit()).then_some(w.as_str()));
+            if let Some(n) = number {
+                if self.name_numbers.contains(n) {
+                    concept_at.insert(pos, concepts.len());
+                    concepts.push(Concept {
+                        word: n.to_string(),
+                        terms: vec![(n.to_string(), 1.0)],
+                        weight: 0.0,
+                        known: false,
+                    });
+                }
                 continue;
             }
-            // A number counts only where an entry's name has it ("§ 81", "ab 16 Jahren"); ages,
-            // years and amounts in a question are context.
-            if w.chars().all(|c| c.is_ascii_digit()) && !self.name_numbers.contains(w.as_str()) {
+            if is_stopword(w) || is_filler(w) || w.chars().count() < 2 {
                 continue;
             }
             let mut terms: Vec<(String, f32)> = Vec::new();
@@ -978,6 +989,33 @@ wagen|1\n\
             Some("waffe")
         );
         assert!(!found(&without, question, Lang::De).contains(&"waffe".to_string()));
+    }
+
+    #[test]
+    fn numbers_in_words_count_as_numbers_and_words_of_time_not_at_all() {
+        let mut c = catalogue("", "");
+        c.entries.push(entry(
+            "ab16",
+            "Niederlassungserlaubnis ab 16 Jahren",
+            "Für Jugendliche.",
+        ));
+        let index = SearchIndex::build_with(&c, None).unwrap();
+        let words = |text| -> Vec<String> {
+            index
+                .analyse(text, Lang::De)
+                .concepts
+                .into_iter()
+                .map(|c| c.word)
+                .collect()
+        };
+        // "seit", "oft" and a number no name has are context.
+        assert_eq!(
+            words("Ich lebe seit sechs Jahren oft hier"),
+            ["lebe", "jahren"]
+        );
+        // A number a name has counts, in digits or in words.
+        assert_eq!(words("Ich bin sechzehn Jahre alt"), ["16", "jahre", "alt"]);
+        assert_eq!(words("Ich bin 16 Jahre alt"), ["16", "jahre", "alt"]);
     }
 
     #[test]

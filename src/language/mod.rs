@@ -70,6 +70,52 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The digits of a number written as a word ("zwei" → "2", "twelve" → "12"), in German
+/// or English, so that it counts like a number written in digits.
+pub fn number_word(word: &str) -> Option<&'static str> {
+    const NUMBERS: &[(&str, &str)] = &[
+        ("eins", "1"),
+        ("zwei", "2"),
+        ("drei", "3"),
+        ("vier", "4"),
+        ("fünf", "5"),
+        ("sechs", "6"),
+        ("sieben", "7"),
+        ("acht", "8"),
+        ("neun", "9"),
+        ("zehn", "10"),
+        ("elf", "11"),
+        ("zwölf", "12"),
+        ("fünfzehn", "15"),
+        ("sechzehn", "16"),
+        ("achtzehn", "18"),
+        ("zwanzig", "20"),
+        ("dreißig", "30"),
+        ("fünfzig", "50"),
+        ("hundert", "100"),
+        ("one", "1"),
+        ("two", "2"),
+        ("three", "3"),
+        ("four", "4"),
+        ("five", "5"),
+        ("six", "6"),
+        ("seven", "7"),
+        ("eight", "8"),
+        ("nine", "9"),
+        ("ten", "10"),
+        ("eleven", "11"),
+        ("twelve", "12"),
+        ("fifteen", "15"),
+        ("sixteen", "16"),
+        ("eighteen", "18"),
+        ("twenty", "20"),
+        ("thirty", "30"),
+        ("fifty", "50"),
+        ("hundred", "100"),
+    ];
+    NUMBERS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
+}
+
 /// Particles of German separable verbs, which stand at the end of a clause:
 /// "Wie melde ich meinen Hund an?" means "anmelden".
 const PARTICLES: &[&str] = &[
