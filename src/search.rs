@@ -517,7 +517,9 @@ impl SearchIndex {
             }
         }
         matched.sort();
-        matched.dedup_by_key(|(i, _)| *i);
+        // A rule that matches twice ("birth … born") explains both words; the same match
+        // found in the words as written and as meant counts once.
+        matched.dedup();
         for (index, positions) in matched {
             let expansion = &self.expansions[index];
             // Attach to the concept of the phrase's first meaningful word, or make one.

@@ -99,7 +99,12 @@ impl Synonyms {
                 let phrase = &self.rules[rule].from[phrase];
                 let end = start + phrase.len();
                 let matched = end <= stems.len() && stems[start..end] == phrase[..];
-                if matched && !out.iter().any(|(r, _)| *r == rule) {
+                // A rule may match more than once ("birth … born"), never on words it
+                // already matched.
+                let overlaps = |(r, at): &(usize, Vec<usize>)| {
+                    *r == rule && at.iter().any(|p| (start..end).contains(p))
+                };
+                if matched && !out.iter().any(overlaps) {
                     out.push((rule, (start..end).collect()));
                 }
             }
@@ -138,6 +143,20 @@ mod tests {
             .iter()
             .map(|w| stem(w))
             .collect();
+        assert_eq!(s.matches(&msg).len(), 1);
+    }
+
+    #[test]
+    fn a_rule_matches_every_word_it_names() {
+        let (s, _) = Synonyms::parse("birth, born, give birth => geburt");
+        let msg: Vec<String> = words("A copy of my birth certificate? I was born here")
+            .iter()
+            .map(|w| stem(w))
+            .collect();
+        let at: Vec<Vec<usize>> = s.matches(&msg).into_iter().map(|(_, p)| p).collect();
+        assert_eq!(at, [vec![4], vec![8]]);
+        // "give birth" and "birth" do not both take the same word.
+        let msg: Vec<String> = words("give birth").iter().map(|w| stem(w)).collect();
         assert_eq!(s.matches(&msg).len(), 1);
     }
 }
