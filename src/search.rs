@@ -32,6 +32,8 @@ const WEIGHT_PART: f32 = 0.6;
 const WEIGHT_CORRECTED: f32 = 1.0;
 const WEIGHT_THESAURUS: f32 = 0.6;
 const WEIGHT_BROADER: f32 = 0.5;
+/// The known first part of an unknown compound.
+const WEIGHT_MODIFIER: f32 = 0.5;
 /// Terms a thesaurus adds for one word, at most.
 const THESAURUS_TERMS: usize = 12;
 
@@ -813,6 +815,11 @@ impl SearchIndex {
             && let Some(related) = self.thesaurus_terms(word, true)
         {
             terms.extend(related);
+        }
+        // A compound whose first part the catalogue knows ("Beglaubigungs|stempel") is about
+        // that too, if less than about its last part.
+        if !split && let Some(parts) = self.lexicon.known_modifier(word) {
+            terms.extend(parts.iter().map(|p| (language::stem(p), WEIGHT_MODIFIER)));
         }
         (terms, None)
     }

@@ -109,6 +109,19 @@ impl Lexicon {
         fallback
     }
 
+    /// The known first part of a compound whose last part is unknown: "beglaubigungsstempel"
+    /// → ["beglaubigung"] (after its linking "s"). The longest that leaves a last part of
+    /// [`MIN_HEAD`] letters or more.
+    pub fn known_modifier(&self, word: &str) -> Option<Vec<String>> {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < MIN_COMPOUND {
+            return None;
+        }
+        (MIN_MODIFIER..=chars.len() - MIN_HEAD)
+            .rev()
+            .find_map(|cut| self.modifier_parts(&chars[..cut].iter().collect::<String>()))
+    }
+
     /// A modifier is known as it is, without a linking element, or as a compound itself.
     fn modifier_parts(&self, modifier: &str) -> Option<Vec<String>> {
         if modifier.chars().count() < MIN_MODIFIER {
@@ -258,6 +271,20 @@ mod tests {
         );
         assert_eq!(l.split("parkausweis"), None);
         assert_eq!(l.split("abholen"), None);
+    }
+
+    #[test]
+    fn finds_the_known_first_part_of_an_unknown_compound() {
+        let l = lexicon();
+        assert_eq!(
+            l.known_modifier("aufenthaltsplastikkarte").unwrap(),
+            ["aufenthalt"]
+        );
+        assert_eq!(
+            l.known_modifier("parkausweishülle").unwrap(),
+            ["parkausweis"]
+        );
+        assert_eq!(l.known_modifier("unbekanntwort"), None);
     }
 
     #[test]
