@@ -136,7 +136,7 @@ impl Thesaurus {
                     set.push(Term {
                         word: id,
                         relation,
-                        target: !REGISTERS.iter().any(|r| item.contains(r)),
+                        target: !REGISTERS.iter().any(|r| notes(item).contains(r)),
                     });
                 }
             }
@@ -193,6 +193,25 @@ impl Thesaurus {
         }
         out
     }
+}
+
+/// The notes in brackets of a thesaurus item ("Alte (ugs., abwertend)" → "ugs., abwertend"),
+/// so that a word is never taken for a note ("verderben" is not "derb").
+fn notes(item: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in item.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                out.push(' ');
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The one word of a thesaurus item, lowercase, without its notes in brackets ("Knifte (ugs.)"
@@ -261,6 +280,8 @@ waffe|1\n\
                 .any(|(w, _)| *w == "knifte" || *w == "wumme")
         );
         assert!(t.related("knifte").contains(&("gewehr", Relation::Synonym)));
+        assert_eq!(notes("Alte (ugs., abwertend)"), " ugs., abwertend");
+        assert_eq!(notes("verderben"), "");
     }
 
     #[test]
