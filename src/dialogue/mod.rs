@@ -180,16 +180,34 @@ pub struct Knowledge {
     pub index: SearchIndex,
     /// The entries' embeddings, where an embedding service is configured.
     pub vectors: Option<Vectors>,
+    /// For each entry, the other entries that are the same service in another form
+    /// ([`variants`]), found once when the catalogue is published.
+    forms: Vec<Vec<usize>>,
 }
 
 impl Knowledge {
     pub fn build(catalogue: Catalogue) -> Result<Knowledge, SearchError> {
         let index = SearchIndex::build(&catalogue)?;
-        Ok(Knowledge {
+        Ok(Knowledge::new(catalogue, index))
+    }
+
+    /// The knowledge of a catalogue and its index, without embeddings.
+    pub fn new(catalogue: Catalogue, index: SearchIndex) -> Knowledge {
+        let names: Vec<&str> = catalogue.entries.iter().map(|e| e.name.as_str()).collect();
+        let forms = names
+            .iter()
+            .map(|a| {
+                (0..names.len())
+                    .filter(|&j| variants(a, names[j]))
+                    .collect()
+            })
+            .collect();
+        Knowledge {
             catalogue,
             index,
             vectors: None,
-        })
+            forms,
+        }
     }
 }
 
@@ -345,7 +363,9 @@ impl Dialogue {
             (Some(v), Some(q)) => Some((v, q)),
             _ => None,
         };
-        if analysis.known_weight() == 0.0 && semantic.is_none() {
+        // A message without a single word ("....", "😂") is searched neither by words nor
+        // by meaning: an embedding finds something near anything.
+        if analysis.concepts.is_empty() || (analysis.known_weight() == 0.0 && semantic.is_none()) {
             next.choices.clear();
             return done(compose::dont_know(lang), next, Vec::new());
         }
@@ -377,11 +397,9 @@ impl Dialogue {
                 next.last_entry = Some(entry.id.clone());
                 next.choices.clear();
                 // The same service in its other forms, wherever the search ranked them.
-                let variants: Vec<&Entry> = kb
-                    .catalogue
-                    .entries
+                let variants: Vec<&Entry> = kb.forms[hits[i].entry]
                     .iter()
-                    .filter(|other| variants(&entry.name, &other.name))
+                    .map(|&j| &kb.catalogue.entries[j])
                     .collect();
                 done(
                     compose::answer(&kb.catalogue, entry, &variants, aspect, lang),
@@ -573,12 +591,7 @@ mod tests {
             ..Catalogue::default()
         };
         let index = SearchIndex::build_with(&catalogue, None).unwrap();
-        let knowledge = Knowledge {
-            catalogue,
-            index,
-            vectors: None,
-        };
-        Dialogue::new(knowledge, Confidence::default())
+        Dialogue::new(Knowledge::new(catalogue, index), Confidence::default())
     }
 
     #[test]
@@ -649,6 +662,33 @@ mod tests {
             "{}",
             reply.text
         );
+    }
+
+    #[test]
+    fn a_message_without_words_is_not_searched_by_meaning() {
+        let d = dialogue(Vec::new());
+        let kb = d.knowledge();
+        let n = kb.catalogue.entries.len();
+        // Every entry its own direction; the question points straight at the first.
+        let rows: Vec<Vec<f32>> = (0..n)
+            .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect();
+        let query = rows[0].clone();
+        let mut with_vectors = Knowledge::new(
+            kb.catalogue.clone(),
+            SearchIndex::build_with(&kb.catalogue, None).unwrap(),
+        );
+        with_vectors.vectors = crate::semantic::Vectors::new(rows);
+        d.publish(with_vectors);
+        let ask = |text: &str| {
+            d.respond_with(&Context::default(), &Inbound::text(text), Some(&query))
+                .reply
+                .outcome
+        };
+        assert_eq!(ask("...."), Outcome::DontKnow);
+        assert_eq!(ask("😂😂😂"), Outcome::DontKnow);
+        // A word the catalogue lacks is still searched by meaning.
+        assert_ne!(ask("Steuermarke für meinen Vierbeiner"), Outcome::DontKnow);
     }
 
     #[test]
