@@ -129,34 +129,27 @@ mod tests {
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [5, 6]);
     }
 
+    /// A message's words as stems, as the search matches rules on them.
+    fn stems(text: &str) -> Vec<String> {
+        words(text).iter().map(|w| stem(w)).collect()
+    }
+
     #[test]
     fn matches_phrases_on_stems() {
         let (s, _) = Synonyms::parse("call back, ring back => rückruf\nperso => personalausweis");
-        let msg: Vec<String> = words("Could you call me back? Calls back please")
-            .iter()
-            .map(|w| stem(w))
-            .collect();
-        let hits = s.matches(&msg);
+        let hits = s.matches(&stems("Could you call me back? Calls back please"));
         assert_eq!(hits.len(), 1);
         assert_eq!(s.rules[hits[0].0].to, ["rückruf"]);
-        let msg: Vec<String> = words("Mein Perso ist weg")
-            .iter()
-            .map(|w| stem(w))
-            .collect();
-        assert_eq!(s.matches(&msg).len(), 1);
+        assert_eq!(s.matches(&stems("Mein Perso ist weg")).len(), 1);
     }
 
     #[test]
     fn a_rule_matches_every_word_it_names() {
         let (s, _) = Synonyms::parse("birth, born, give birth => geburt");
-        let msg: Vec<String> = words("A copy of my birth certificate? I was born here")
-            .iter()
-            .map(|w| stem(w))
-            .collect();
+        let msg = stems("A copy of my birth certificate? I was born here");
         let at: Vec<Vec<usize>> = s.matches(&msg).into_iter().map(|(_, p)| p).collect();
         assert_eq!(at, [vec![4], vec![8]]);
         // "give birth" and "birth" do not both take the same word.
-        let msg: Vec<String> = words("give birth").iter().map(|w| stem(w)).collect();
-        assert_eq!(s.matches(&msg).len(), 1);
+        assert_eq!(s.matches(&stems("give birth")).len(), 1);
     }
 }
