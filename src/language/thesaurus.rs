@@ -133,10 +133,11 @@ impl Thesaurus {
                 };
                 let id = t.intern(&word);
                 if !set.iter().any(|t| t.word == id) {
+                    let notes = notes(item);
                     set.push(Term {
                         word: id,
                         relation,
-                        target: !REGISTERS.iter().any(|r| notes(item).contains(r)),
+                        target: !REGISTERS.iter().any(|r| notes.contains(r)),
                     });
                 }
             }
