@@ -257,11 +257,16 @@ impl Inner {
     }
 
     async fn lease(&self) -> Result<bool, StoreError> {
+        self.take(&self.lease_name()).await
+    }
+
+    /// Takes or renews the lease `name` for this instance, for the configured lease time.
+    async fn take(&self, name: &str) -> Result<bool, StoreError> {
         let now = now_ms();
         let until = now + self.settings.lease.as_millis() as i64;
         self.conversations
             .store()
-            .take_lease(&self.lease_name(), &self.holder, now, until)
+            .take_lease(name, &self.holder, now, until)
             .await
     }
 
@@ -528,14 +533,12 @@ impl Inner {
         f: Fetched,
         mail: Option<InboundMail>,
     ) -> Result<Handled, EmailError> {
-        let store = self.conversations.store();
         let claim = self.claim_name(uidvalidity, f.uid);
-        let now = now_ms();
-        let until = now + self.settings.lease.as_millis() as i64;
-        if !store.take_lease(&claim, &self.holder, now, until).await? {
+        if !self.take(&claim).await? {
             return Err(EmailError::Claimed);
         }
         let handled = self.handle(uidvalidity, f, mail).await;
+        let store = self.conversations.store();
         if let Err(e) = store.release_lease(&claim, &self.holder).await {
             tracing::warn!(error = %e, "mail claim not released; it expires by itself");
         }
