@@ -390,8 +390,7 @@ impl Dialogue {
                 similarity: h.similarity,
             })
             .collect();
-        let names = |i: usize| kb.catalogue.entries[hits[i].entry].name.as_str();
-        match self.decide(&hits, names) {
+        match self.decide(&hits, &kb.forms) {
             Choice::Answer(i) => {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
@@ -422,8 +421,8 @@ impl Dialogue {
         }
     }
 
-    /// `names` gives the entry name of a hit.
-    fn decide<'a>(&self, hits: &[Hit], names: impl Fn(usize) -> &'a str) -> Choice {
+    /// `forms` are each entry's other forms (see [`Knowledge`]).
+    fn decide(&self, hits: &[Hit], forms: &[Vec<usize>]) -> Choice {
         let c = self.confidence;
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
@@ -435,7 +434,7 @@ impl Dialogue {
             // answer names.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
-                && !variants(names(0), names(i))
+                && !forms[best.entry].contains(&h.entry)
         };
         let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
         if best.coverage >= c.answer_coverage
