@@ -1025,6 +1025,8 @@ wagen|1\n\
         // A number a name has counts, in digits or in words.
         assert_eq!(words("Ich bin sechzehn Jahre alt"), ["16", "jahre", "alt"]);
         assert_eq!(words("Ich bin 16 Jahre alt"), ["16", "jahre", "alt"]);
+        // So is an age: "10-jähriges Kind" is about a child.
+        assert_eq!(words("Pass für mein 10-jähriges Kind"), ["pass", "kind"]);
     }
 
     #[test]

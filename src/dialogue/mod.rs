@@ -480,7 +480,8 @@ impl Dialogue {
     }
 }
 
-/// Whether two entry names are the same service in different forms: equal but for a
+/// Whether two entry names are the same service in different forms: equal but for their
+/// numbers ("Beglaubigung von bis zu 5 Dokumenten", "… bis zu 20 …"), equal but for a
 /// qualifier at the end, in brackets ("Altersrente (Vor-Ort-Termin)", "Altersrente
 /// (Telefon-Termin)"; "… Geduldete", "… Geduldete (§ 19d AufenthG)"), or one with and one
 /// without the same thing ("Eheschließung ohne Auslandsbezug", "Eheschließung mit
@@ -510,8 +511,31 @@ fn variants(a: &str, b: &str) -> bool {
         .min_by_key(|&(at, _, _)| at)
         .map(|(at, word, with)| (name[..at].trim_end(), with, name[at + word.len()..].trim()))
     }
+    /// The name with each number in it replaced by `#`, when it has one. Not for a name that
+    /// cites a law: "§ 16a" and "§ 16b" are different services.
+    fn without_numbers(name: &str) -> Option<String> {
+        if name.contains('§') {
+            return None;
+        }
+        let mut out = String::with_capacity(name.len());
+        let mut numbers = 0;
+        for c in name.trim().chars() {
+            if !c.is_ascii_digit() {
+                out.push(c);
+            } else if !out.ends_with('#') {
+                out.push('#');
+                numbers += 1;
+            }
+        }
+        (numbers > 0).then_some(out)
+    }
     if a == b {
         return false;
+    }
+    if let (Some(na), Some(nb)) = (without_numbers(a), without_numbers(b))
+        && na == nb
+    {
+        return true;
     }
     let (ba, bb) = (bracketed(a), bracketed(b));
     if !ba.is_empty() && ba == bb {
@@ -609,6 +633,27 @@ mod tests {
             "Umschreibung Fahrzeug – von außerhalb nach München"
         ));
         assert!(!variants("(Telefon-Termin)", "(Vor-Ort-Termin)"));
+    }
+
+    #[test]
+    fn names_that_differ_only_in_their_numbers_are_variants_unless_they_cite_a_law() {
+        assert!(variants(
+            "Beglaubigung von bis zu 5 Dokumenten",
+            "Beglaubigung von bis zu 20 Dokumenten"
+        ));
+        assert!(variants("Shortlane 15 min", "Shortlane 45 min"));
+        assert!(!variants(
+            "Aufenthaltserlaubnis nach § 18 AufenthG",
+            "Aufenthaltserlaubnis nach § 19 AufenthG"
+        ));
+        assert!(!variants(
+            "Beglaubigung von bis zu 5 Dokumenten",
+            "Beglaubigung"
+        ));
+        assert!(!variants(
+            "Beglaubigung von bis zu 5 Dokumenten",
+            "Beglaubigung von bis zu 5 Dokumenten"
+        ));
     }
 
     #[test]

@@ -368,6 +368,13 @@ const GERMAN: &[&str] = &[
     "mehreren",
     "einige",
     "einigen",
+    // The age in "10-jähriges Kind": the person's age is context, not the topic.
+    "jährig",
+    "jährige",
+    "jährigen",
+    "jähriger",
+    "jähriges",
+    "jährigem",
 ];
 
 // English function words (the Lucene list and the words questions are made of).
