@@ -29,6 +29,10 @@ const BOOST_PARTS: f32 = 0.8;
 /// What a term found another way counts, relative to the citizen's own word.
 const WEIGHT_SYNONYM: f32 = 0.8;
 const WEIGHT_PART: f32 = 0.6;
+/// All parts of a compound, found apart.
+const WEIGHT_ALL_PARTS: f32 = 0.9;
+/// A compound in this many entries or fewer is not yet a word of the catalogue's own.
+const WHOLE_RARE: u32 = 2;
 const WEIGHT_CORRECTED: f32 = 1.0;
 const WEIGHT_THESAURUS: f32 = 0.6;
 const WEIGHT_BROADER: f32 = 0.5;
@@ -72,6 +76,9 @@ pub struct Concept {
     pub weight: f32,
     /// Whether any of its terms occurs in the catalogue at all.
     pub known: bool,
+    /// The parts of a compound ("ausbild", "duldung" of "Ausbildungsduldung"): an entry that
+    /// has them all explains the word, though it never writes it in one.
+    pub parts: Vec<String>,
 }
 
 /// A question, analysed.
@@ -419,6 +426,17 @@ impl SearchIndex {
         })
     }
 
+    /// The searched fields with what a match in each counts.
+    fn field_boosts(&self) -> [(Field, f32); FIELDS] {
+        [
+            (self.fields.name, BOOST_NAME),
+            (self.fields.keywords, BOOST_KEYWORDS),
+            (self.fields.summary, BOOST_SUMMARY),
+            (self.fields.body, BOOST_BODY),
+            (self.fields.parts, BOOST_PARTS),
+        ]
+    }
+
     fn idf(&self, term: &str) -> Option<f32> {
         let df = *self.doc_freq.get(term)? as f32;
         Some(idf(self.ids.len().max(1) as f32, df))
@@ -460,6 +478,7 @@ impl SearchIndex {
                         terms: vec![(n.to_string(), 1.0)],
                         weight: 0.0,
                         known: false,
+                        parts: Vec::new(),
                     });
                 }
                 continue;
@@ -479,9 +498,23 @@ impl SearchIndex {
                     w.clone()
                 }
             };
+            let whole: Vec<String> = self
+                .lexicon
+                .split(&word)
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| !is_stopword(p))
+                .map(|p| language::stem(p))
+                .collect();
             let mut parts = Vec::new();
             compound_parts(&self.lexicon, &word, 0, &mut parts);
             let whole_known = self.doc_freq.contains_key(&terms[0].0);
+            // A compound the catalogue writes in one ("Personalausweis") is a word of its
+            // own: its parts found apart ("Personal", "Ausweis") do not stand for it.
+            let written_whole = self
+                .doc_freq
+                .get(&terms[0].0)
+                .is_some_and(|&df| df > WHOLE_RARE);
             let parts_known =
                 !parts.is_empty() && parts.iter().all(|p| self.doc_freq.contains_key(p));
             let split = !parts.is_empty();
@@ -502,6 +535,11 @@ impl SearchIndex {
                 terms,
                 weight: 0.0,
                 known: false,
+                parts: if whole.len() > 1 && !written_whole {
+                    whole
+                } else {
+                    Vec::new()
+                },
             });
         }
 
@@ -539,6 +577,7 @@ impl SearchIndex {
                         terms: Vec::new(),
                         weight: 0.0,
                         known: false,
+                        parts: Vec::new(),
                     });
                     for p in &positions {
                         concept_at.insert(*p, concepts.len() - 1);
@@ -552,11 +591,14 @@ impl SearchIndex {
                     && other != target
                 {
                     concepts[other].terms.clear();
+                    concepts[other].parts.clear();
                 }
             }
             for t in expansion {
                 concepts[target].terms.push((t.clone(), WEIGHT_SYNONYM));
             }
+            // What the synonym list says a compound means is better than its parts.
+            concepts[target].parts.clear();
         }
         concepts.retain(|c| !c.terms.is_empty());
 
@@ -610,19 +652,41 @@ impl SearchIndex {
                 if !self.doc_freq.contains_key(t.as_str()) {
                     continue;
                 }
-                for (field, boost) in [
-                    (self.fields.name, BOOST_NAME),
-                    (self.fields.keywords, BOOST_KEYWORDS),
-                    (self.fields.summary, BOOST_SUMMARY),
-                    (self.fields.body, BOOST_BODY),
-                    (self.fields.parts, BOOST_PARTS),
-                ] {
+                for (field, boost) in self.field_boosts() {
                     let q = TermQuery::new(
                         Term::from_field_text(field, t),
                         IndexRecordOption::WithFreqs,
                     );
                     disjuncts.push(Box::new(BoostQuery::new(Box::new(q), boost * w)));
                 }
+            }
+            // All parts of a compound together, each counting as a part does.
+            let parts: Vec<(Occur, Box<dyn Query>)> = c
+                .parts
+                .iter()
+                .filter(|&p| self.doc_freq.contains_key(p))
+                .map(|p| {
+                    let fields: Vec<Box<dyn Query>> = self
+                        .field_boosts()
+                        .into_iter()
+                        .map(|(field, boost)| {
+                            let q = TermQuery::new(
+                                Term::from_field_text(field, p),
+                                IndexRecordOption::WithFreqs,
+                            );
+                            Box::new(BoostQuery::new(Box::new(q), boost * WEIGHT_PART))
+                                as Box<dyn Query>
+                        })
+                        .collect();
+                    (
+                        Occur::Should,
+                        Box::new(DisjunctionMaxQuery::with_tie_breaker(fields, TIE_BREAKER))
+                            as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            if parts.len() > 1 {
+                disjuncts.push(Box::new(BooleanQuery::new(parts)));
             }
             if !disjuncts.is_empty() {
                 clauses.push((
@@ -695,6 +759,31 @@ impl SearchIndex {
                             .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
                             .sum();
                         best = best.max(w * idf * x * (K1 + 1.0) / (x + K1));
+                    }
+                }
+                // A compound's parts, all found: nearly the word itself, scored as the sum
+                // of the parts.
+                if c.parts.len() > 1 {
+                    let (mut all_anywhere, mut all_title, mut sum) = (true, true, 0.0f32);
+                    for p in &c.parts {
+                        match (terms.terms.get(p.as_str()), self.idf(p)) {
+                            (Some(stats), Some(idf)) => {
+                                all_title &= stats.title;
+                                let x: f32 = (0..FIELDS)
+                                    .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
+                                    .sum();
+                                sum += WEIGHT_PART * idf * x * (K1 + 1.0) / (x + K1);
+                            }
+                            _ => {
+                                all_anywhere = false;
+                                all_title = false;
+                            }
+                        }
+                    }
+                    if all_anywhere && all_title {
+                        anywhere = anywhere.max(WEIGHT_ALL_PARTS);
+                        in_title = in_title.max(WEIGHT_ALL_PARTS);
+                        best = best.max(sum);
                     }
                 }
                 found += c.weight * anywhere;
@@ -1027,6 +1116,32 @@ wagen|1\n\
         assert_eq!(words("Ich bin 16 Jahre alt"), ["16", "jahre", "alt"]);
         // So is an age: "10-jähriges Kind" is about a child.
         assert_eq!(words("Pass für mein 10-jähriges Kind"), ["pass", "kind"]);
+    }
+
+    #[test]
+    fn a_compound_is_explained_by_an_entry_that_names_its_parts_apart() {
+        let mut c = catalogue("", "");
+        c.entries.push(entry(
+            "duldung-ausbildung",
+            "Duldung - Ausbildung",
+            "Geduldete in einer Berufsausbildung.",
+        ));
+        c.entries.push(entry(
+            "duldung",
+            "Duldung",
+            "Die Duldung ist kein Aufenthaltstitel.",
+        ));
+        c.entries.push(entry(
+            "ausbildung",
+            "Ausbildungsförderung",
+            "Für eine Ausbildung.",
+        ));
+        let index = SearchIndex::build_with(&c, None).unwrap();
+        let analysis = index.analyse("Ausbildungsduldung", Lang::De);
+        let hits = index.search(&analysis, None).unwrap();
+        assert_eq!(index.entry_id(hits[0].entry).as_str(), "duldung-ausbildung");
+        assert!(hits[0].coverage > 0.8, "{}", hits[0].coverage);
+        assert!(hits[1].coverage < 0.7, "{}", hits[1].coverage);
     }
 
     #[test]
