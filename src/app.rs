@@ -155,6 +155,7 @@ impl Application {
         if let Some(email) = &self.email {
             email.stop().await;
         }
+        self.conversations.stop().await;
         served
     }
 }

@@ -3,7 +3,7 @@
 //! records the turn. Every channel talks to Rathaus through this; it knows no channel's
 //! wire format. Personal data is masked before anything is logged or counted.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use rand::RngCore;
@@ -16,7 +16,7 @@ use crate::pii;
 use crate::semantic::{Embedder, Purpose};
 use crate::store::{
     Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Staff,
-    StaffId, Store, StoreError, token_digest,
+    StaffId, Store, StoreError, Unanswered, token_digest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,77 @@ pub struct Conversations {
     dialogue: Arc<Dialogue>,
     embedder: Option<Embedder>,
     events: Events,
+    unanswered: UnansweredQueue,
+}
+
+/// Unanswered questions kept for the admins at most this many at a time before they are
+/// stored; beyond, new ones are counted and dropped, so a flood of questions the catalogue
+/// cannot answer neither slows the replies nor fills the memory.
+const UNANSWERED_QUEUE: usize = 4096;
+/// Unanswered questions stored in one transaction, at most.
+const UNANSWERED_BATCH: usize = 256;
+
+/// The way of unanswered questions to the store: a bounded queue, and one writer that
+/// stores what has come in, in batches, off the replies' path.
+#[derive(Clone)]
+struct UnansweredQueue {
+    queue: tokio::sync::mpsc::Sender<Unanswered>,
+    stop: Arc<tokio::sync::Notify>,
+    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl UnansweredQueue {
+    fn start(store: Arc<dyn Store>) -> UnansweredQueue {
+        let (queue, questions) = tokio::sync::mpsc::channel(UNANSWERED_QUEUE);
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let writer = tokio::spawn(write_unanswered(store, questions, stop.clone()));
+        UnansweredQueue {
+            queue,
+            stop,
+            writer: Arc::new(Mutex::new(Some(writer))),
+        }
+    }
+
+    fn push(&self, question: Unanswered) {
+        if self.queue.try_send(question).is_err() {
+            metrics::counter!("rathaus_unanswered_dropped_total").increment(1);
+            tracing::debug!("unanswered-questions queue full: a question was not kept");
+        }
+    }
+
+    /// Stores what is queued and stops the writer.
+    async fn stop(&self) {
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            self.stop.notify_one();
+            let _ = writer.await;
+        }
+    }
+}
+
+async fn write_unanswered(
+    store: Arc<dyn Store>,
+    mut questions: tokio::sync::mpsc::Receiver<Unanswered>,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    let mut batch = Vec::with_capacity(UNANSWERED_BATCH);
+    loop {
+        let received = tokio::select! {
+            n = questions.recv_many(&mut batch, UNANSWERED_BATCH) => n,
+            () = stop.notified() => {
+                // No more come in; what has come is still stored.
+                questions.close();
+                questions.recv_many(&mut batch, UNANSWERED_BATCH).await
+            }
+        };
+        if received == 0 {
+            return;
+        }
+        if let Err(e) = store.record_unanswered(&batch).await {
+            tracing::warn!(error = %e, questions = batch.len(), "could not record unanswered questions");
+        }
+        batch.clear();
+    }
 }
 
 impl Conversations {
@@ -95,11 +166,17 @@ impl Conversations {
         embedder: Option<Embedder>,
     ) -> Conversations {
         Conversations {
+            unanswered: UnansweredQueue::start(store.clone()),
             store,
             dialogue,
             embedder,
             events: Events::default(),
         }
+    }
+
+    /// Stores the unanswered questions still queued; for a clean stop.
+    pub async fn stop(&self) {
+        self.unanswered.stop().await;
     }
 
     /// The live feed of what happens in conversations.
@@ -259,12 +336,10 @@ impl Conversations {
         tracing::debug!(question = %masked, outcome = reply.outcome.as_str(), channel = channel.as_str(), "reply");
         if reply.outcome == Outcome::DontKnow && !masked.trim().is_empty() {
             // Off the reply's path: the citizen does not wait for the statistics.
-            let short: String = masked.chars().take(500).collect();
-            let (store, lang) = (self.store.clone(), reply.lang.code());
-            tokio::spawn(async move {
-                if let Err(e) = store.record_unanswered(&short, lang, now_ms()).await {
-                    tracing::warn!(error = %e, "could not record an unanswered question");
-                }
+            self.unanswered.push(Unanswered {
+                text: masked.chars().take(500).collect(),
+                lang: reply.lang.code().to_string(),
+                at: now_ms(),
             });
         }
     }

@@ -358,7 +358,8 @@ pub trait Store:
     /// Deletes conversations not touched since `before`; returns how many.
     async fn delete_conversations_before(&self, before: i64) -> Result<u64>;
 
-    async fn record_unanswered(&self, masked_text: &str, lang: &str, now: i64) -> Result<()>;
+    /// Keeps unanswered questions (already masked), all in one transaction.
+    async fn record_unanswered(&self, questions: &[Unanswered]) -> Result<()>;
     async fn unanswered(&self, limit: i64) -> Result<Vec<Unanswered>>;
     /// Deletes unanswered questions recorded before `before`; returns how many.
     async fn delete_unanswered_before(&self, before: i64) -> Result<u64>;
@@ -627,14 +628,18 @@ macro_rules! sql_store {
                 Ok(r.rows_affected())
             }
 
-            async fn record_unanswered(&self, masked_text: &str, lang: &str, now: i64) -> Result<()> {
-                sqlx::query("INSERT INTO unanswered (id, text, lang, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind(masked_text)
-                    .bind(lang)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
+            async fn record_unanswered(&self, questions: &[Unanswered]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for q in questions {
+                    sqlx::query("INSERT INTO unanswered (id, text, lang, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(uuid::Uuid::new_v4().to_string())
+                        .bind(&q.text)
+                        .bind(&q.lang)
+                        .bind(q.at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

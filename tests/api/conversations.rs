@@ -167,6 +167,35 @@ async fn a_citizen_can_delete_the_conversation() {
 }
 
 #[tokio::test]
+async fn unanswered_questions_are_stored_in_batches_and_those_queued_at_a_stop_are_kept() {
+    let app = spawn_app().await;
+    // More than one batch, all at once.
+    let questions: Vec<String> = (0..300)
+        .map(|i| format!("Wie füttere ich mein Raumschiff {i}?"))
+        .collect();
+    let replies = futures::future::join_all(questions.iter().map(|q| app.answer(q))).await;
+    assert!(replies.iter().all(|r| r["outcome"] == "dont_know"));
+    // A clean stop stores what is still queued.
+    app.conversations.stop().await;
+    use rathaus::store::{SqliteStore, Store};
+    let store = SqliteStore::connect(app.database.to_str().unwrap())
+        .await
+        .unwrap();
+    let mut kept: Vec<String> = store
+        .unanswered(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.text)
+        .collect();
+    kept.sort();
+    let mut asked = questions.clone();
+    asked.sort();
+    assert_eq!(kept.len(), asked.len(), "questions kept");
+    assert_eq!(kept, asked);
+}
+
+#[tokio::test]
 async fn personal_data_is_masked_in_what_is_kept_for_statistics() {
     let app = spawn_app().await;
     let (id, token) = app.start().await;

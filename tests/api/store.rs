@@ -138,9 +138,14 @@ async fn suite(store: Arc<dyn Store>) {
         Err(rathaus::store::StoreError::NotFound)
     ));
 
-    // Unanswered questions.
+    // Unanswered questions, kept in batches.
+    let question = |text: &str, at| rathaus::store::Unanswered {
+        text: text.into(),
+        lang: "de".into(),
+        at,
+    };
     store
-        .record_unanswered("Wo ist der [TELEFON]?", "de", 40)
+        .record_unanswered(&[question("Wo ist der [TELEFON]?", 40)])
         .await
         .unwrap();
     assert_eq!(
@@ -149,7 +154,10 @@ async fn suite(store: Arc<dyn Store>) {
     );
     // Retention: what was recorded before the cut goes, what came after stays.
     store
-        .record_unanswered("Wann hat das Bürgerbüro offen?", "de", 60)
+        .record_unanswered(&[
+            question("Wann hat das Bürgerbüro offen?", 60),
+            question("Wo parke ich mein Boot?", 70),
+        ])
         .await
         .unwrap();
     assert_eq!(store.delete_unanswered_before(50).await.unwrap(), 1);
@@ -160,7 +168,10 @@ async fn suite(store: Arc<dyn Store>) {
         .into_iter()
         .map(|u| u.text)
         .collect();
-    assert_eq!(kept, ["Wann hat das Bürgerbüro offen?"]);
+    assert_eq!(
+        kept,
+        ["Wo parke ich mein Boot?", "Wann hat das Bürgerbüro offen?"]
+    );
 
     // Retention and deletion.
     let old = Conversation {
