@@ -498,16 +498,20 @@ impl SearchIndex {
                     w.clone()
                 }
             };
+            // The compound's parts, and theirs in turn.
             let whole: Vec<String> = self
                 .lexicon
                 .split(&word)
                 .unwrap_or_default()
-                .iter()
+                .into_iter()
                 .filter(|p| !is_stopword(p))
-                .map(|p| language::stem(p))
                 .collect();
             let mut parts = Vec::new();
-            compound_parts(&self.lexicon, &word, 0, &mut parts);
+            for p in &whole {
+                parts.push(language::stem(p));
+                compound_parts(&self.lexicon, p, 1, &mut parts);
+            }
+            let whole: Vec<String> = whole.iter().map(|p| language::stem(p)).collect();
             let whole_known = self.doc_freq.contains_key(&terms[0].0);
             // A compound the catalogue writes in one ("Personalausweis") is a word of its
             // own: its parts found apart ("Personal", "Ausweis") do not stand for it.
@@ -762,25 +766,22 @@ impl SearchIndex {
                     }
                 }
                 // A compound's parts, all found: nearly the word itself, scored as the sum
-                // of the parts.
+                // of the parts. Only where the entry's name or keywords have them all: parts
+                // scattered over a long text do not make the word.
                 if c.parts.len() > 1 {
-                    let (mut all_anywhere, mut all_title, mut sum) = (true, true, 0.0f32);
+                    let (mut all_named, mut sum) = (true, 0.0f32);
                     for p in &c.parts {
                         match (terms.terms.get(p.as_str()), self.idf(p)) {
-                            (Some(stats), Some(idf)) => {
-                                all_title &= stats.title;
+                            (Some(stats), Some(idf)) if stats.title => {
                                 let x: f32 = (0..FIELDS)
                                     .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
                                     .sum();
                                 sum += WEIGHT_PART * idf * x * (K1 + 1.0) / (x + K1);
                             }
-                            _ => {
-                                all_anywhere = false;
-                                all_title = false;
-                            }
+                            _ => all_named = false,
                         }
                     }
-                    if all_anywhere && all_title {
+                    if all_named {
                         anywhere = anywhere.max(WEIGHT_ALL_PARTS);
                         in_title = in_title.max(WEIGHT_ALL_PARTS);
                         best = best.max(sum);
