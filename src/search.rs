@@ -1050,6 +1050,16 @@ sport|1\n\
 wagen|1\n\
 -|Wagen|Auto|Automobil|Fahrzeug (Oberbegriff)\n";
 
+    /// The index of the test catalogue with these entries (id, name, text) added, without
+    /// a thesaurus.
+    fn index_with(entries: &[(&str, &str, &str)]) -> SearchIndex {
+        let mut c = catalogue("", "");
+        for (id, name, text) in entries {
+            c.entries.push(entry(id, name, text));
+        }
+        SearchIndex::build_with(&c, None).unwrap()
+    }
+
     fn thesaurus() -> Arc<Thesaurus> {
         Arc::new(Thesaurus::read(THESAURUS.as_bytes()).unwrap())
     }
@@ -1092,13 +1102,11 @@ wagen|1\n\
 
     #[test]
     fn numbers_in_words_count_as_numbers_and_words_of_time_not_at_all() {
-        let mut c = catalogue("", "");
-        c.entries.push(entry(
+        let index = index_with(&[(
             "ab16",
             "Niederlassungserlaubnis ab 16 Jahren",
             "Für Jugendliche.",
-        ));
-        let index = SearchIndex::build_with(&c, None).unwrap();
+        )]);
         let words = |text| -> Vec<String> {
             index
                 .analyse(text, Lang::De)
@@ -1121,23 +1129,19 @@ wagen|1\n\
 
     #[test]
     fn a_compound_is_explained_by_an_entry_that_names_its_parts_apart() {
-        let mut c = catalogue("", "");
-        c.entries.push(entry(
-            "duldung-ausbildung",
-            "Duldung - Ausbildung",
-            "Geduldete in einer Berufsausbildung.",
-        ));
-        c.entries.push(entry(
-            "duldung",
-            "Duldung",
-            "Die Duldung ist kein Aufenthaltstitel.",
-        ));
-        c.entries.push(entry(
-            "ausbildung",
-            "Ausbildungsförderung",
-            "Für eine Ausbildung.",
-        ));
-        let index = SearchIndex::build_with(&c, None).unwrap();
+        let index = index_with(&[
+            (
+                "duldung-ausbildung",
+                "Duldung - Ausbildung",
+                "Geduldete in einer Berufsausbildung.",
+            ),
+            (
+                "duldung",
+                "Duldung",
+                "Die Duldung ist kein Aufenthaltstitel.",
+            ),
+            ("ausbildung", "Ausbildungsförderung", "Für eine Ausbildung."),
+        ]);
         let analysis = index.analyse("Ausbildungsduldung", Lang::De);
         let hits = index.search(&analysis, None).unwrap();
         assert_eq!(index.entry_id(hits[0].entry).as_str(), "duldung-ausbildung");
