@@ -89,9 +89,9 @@ pub struct Conversations {
     unanswered: UnansweredQueue,
 }
 
-/// Unanswered questions kept for the admins at most this many at a time before they are
-/// stored; beyond, new ones are counted and dropped, so a flood of questions the catalogue
-/// cannot answer neither slows the replies nor fills the memory.
+/// Unanswered questions waiting to be stored, at most; beyond, new ones are counted and not
+/// kept, so a flood of questions the catalogue cannot answer neither slows the replies nor
+/// fills the memory.
 const UNANSWERED_QUEUE: usize = 4096;
 /// Unanswered questions stored in one transaction, at most.
 const UNANSWERED_BATCH: usize = 256;
