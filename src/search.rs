@@ -426,8 +426,13 @@ impl SearchIndex {
         })
     }
 
-    /// The searched fields with what a match in each counts.
-    fn field_boosts(&self) -> [(Field, f32); FIELDS] {
+    /// One query per searched field for an index term, boosted by what a match in the field
+    /// counts and by the term's weight.
+    fn field_queries<'a>(
+        &'a self,
+        term: &'a str,
+        weight: f32,
+    ) -> impl Iterator<Item = Box<dyn Query>> + 'a {
         [
             (self.fields.name, BOOST_NAME),
             (self.fields.keywords, BOOST_KEYWORDS),
@@ -435,6 +440,14 @@ impl SearchIndex {
             (self.fields.body, BOOST_BODY),
             (self.fields.parts, BOOST_PARTS),
         ]
+        .into_iter()
+        .map(move |(field, boost)| {
+            let q = TermQuery::new(
+                Term::from_field_text(field, term),
+                IndexRecordOption::WithFreqs,
+            );
+            Box::new(BoostQuery::new(Box::new(q), boost * weight)) as Box<dyn Query>
+        })
     }
 
     fn idf(&self, term: &str) -> Option<f32> {
@@ -656,13 +669,7 @@ impl SearchIndex {
                 if !self.doc_freq.contains_key(t.as_str()) {
                     continue;
                 }
-                for (field, boost) in self.field_boosts() {
-                    let q = TermQuery::new(
-                        Term::from_field_text(field, t),
-                        IndexRecordOption::WithFreqs,
-                    );
-                    disjuncts.push(Box::new(BoostQuery::new(Box::new(q), boost * w)));
-                }
+                disjuncts.extend(self.field_queries(t, *w));
             }
             // All parts of a compound together, each counting as a part does.
             let parts: Vec<(Occur, Box<dyn Query>)> = c
@@ -670,18 +677,7 @@ impl SearchIndex {
                 .iter()
                 .filter(|&p| self.doc_freq.contains_key(p))
                 .map(|p| {
-                    let fields: Vec<Box<dyn Query>> = self
-                        .field_boosts()
-                        .into_iter()
-                        .map(|(field, boost)| {
-                            let q = TermQuery::new(
-                                Term::from_field_text(field, p),
-                                IndexRecordOption::WithFreqs,
-                            );
-                            Box::new(BoostQuery::new(Box::new(q), boost * WEIGHT_PART))
-                                as Box<dyn Query>
-                        })
-                        .collect();
+                    let fields = self.field_queries(p, WEIGHT_PART).collect();
                     (
                         Occur::Should,
                         Box::new(DisjunctionMaxQuery::with_tie_breaker(fields, TIE_BREAKER))
@@ -747,6 +743,13 @@ impl SearchIndex {
                 let avg = self.avg_len[f].max(1.0);
                 1.0 - B + B * terms.len[f] / avg
             });
+            // BM25F of one term in this entry, before its weight and inverse frequency.
+            let saturated = |stats: &TermStats| {
+                let x: f32 = (0..FIELDS)
+                    .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
+                    .sum();
+                x * (K1 + 1.0) / (x + K1)
+            };
             let (mut found, mut named, mut raw) = (0.0f32, 0.0f32, 0.0f32);
             for (c, idfs) in analysis.concepts.iter().zip(&idfs) {
                 let (mut anywhere, mut in_title, mut best) = (0.0f32, 0.0f32, 0.0f32);
@@ -759,10 +762,7 @@ impl SearchIndex {
                         in_title = in_title.max(*w);
                     }
                     if let Some(idf) = idf {
-                        let x: f32 = (0..FIELDS)
-                            .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
-                            .sum();
-                        best = best.max(w * idf * x * (K1 + 1.0) / (x + K1));
+                        best = best.max(w * idf * saturated(stats));
                     }
                 }
                 // A compound's parts, all found: nearly the word itself, scored as the sum
@@ -773,10 +773,7 @@ impl SearchIndex {
                     for p in &c.parts {
                         match (terms.terms.get(p.as_str()), self.idf(p)) {
                             (Some(stats), Some(idf)) if stats.title => {
-                                let x: f32 = (0..FIELDS)
-                                    .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
-                                    .sum();
-                                sum += WEIGHT_PART * idf * x * (K1 + 1.0) / (x + K1);
+                                sum += WEIGHT_PART * idf * saturated(stats);
                             }
                             _ => all_named = false,
                         }
