@@ -525,13 +525,11 @@ impl SearchIndex {
                 compound_parts(&self.lexicon, p, 1, &mut parts);
             }
             let whole: Vec<String> = whole.iter().map(|p| language::stem(p)).collect();
-            let whole_known = self.doc_freq.contains_key(&terms[0].0);
+            let whole_df = self.doc_freq.get(&terms[0].0).copied().unwrap_or(0);
+            let whole_known = whole_df > 0;
             // A compound the catalogue writes in one ("Personalausweis") is a word of its
             // own: its parts found apart ("Personal", "Ausweis") do not stand for it.
-            let written_whole = self
-                .doc_freq
-                .get(&terms[0].0)
-                .is_some_and(|&df| df > WHOLE_RARE);
+            let written_whole = whole_df > WHOLE_RARE;
             let parts_known =
                 !parts.is_empty() && parts.iter().all(|p| self.doc_freq.contains_key(p));
             let split = !parts.is_empty();
