@@ -68,8 +68,12 @@ pub enum SearchError {
 /// One meaning-bearing word of a question, with every index term that stands for it.
 #[derive(Debug, Clone)]
 pub struct Concept {
-    /// The word as the citizen wrote it (lowercase).
+    /// The word as the citizen wrote it (lowercase); the words of a phrase that a synonym
+    /// rule reads as one, separated by spaces.
     pub word: String,
+    /// The stems of what a synonym rule of several words says the phrase means; empty for a
+    /// single word.
+    pub phrase: Vec<String>,
     /// Index terms and their weights (the word's stem, compound parts, synonyms).
     pub terms: Vec<(String, f32)>,
     /// How much the concept says about the topic (inverse document frequency).
@@ -492,6 +496,7 @@ impl SearchIndex {
                         weight: 0.0,
                         known: false,
                         parts: Vec::new(),
+                        phrase: Vec::new(),
                     });
                 }
                 continue;
@@ -555,6 +560,7 @@ impl SearchIndex {
                 } else {
                     Vec::new()
                 },
+                phrase: Vec::new(),
             });
         }
 
@@ -593,6 +599,7 @@ impl SearchIndex {
                         weight: 0.0,
                         known: false,
                         parts: Vec::new(),
+                        phrase: Vec::new(),
                     });
                     for p in &positions {
                         concept_at.insert(*p, concepts.len() - 1);
@@ -600,7 +607,25 @@ impl SearchIndex {
                     concepts.len() - 1
                 }
             };
-            // The other words of a multi-word phrase are explained by the rule.
+            // The other words of a multi-word phrase are explained by the rule, and the
+            // concept is the phrase ("address registration"), not its first word.
+            if positions.len() > 1 {
+                concepts[target].word = positions
+                    .iter()
+                    .map(|&p| words[p].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let rule = match index.checked_sub(self.synonyms.rules.len()) {
+                    Some(en) => &self.synonyms_en.rules[en],
+                    None => &self.synonyms.rules[index],
+                };
+                concepts[target].phrase.extend(
+                    rule.to
+                        .iter()
+                        .flat_map(|t| language::words(t))
+                        .map(|w| language::stem(&w)),
+                );
+            }
             for p in &positions {
                 if let Some(&other) = concept_at.get(p)
                     && other != target

@@ -328,12 +328,17 @@ impl Dialogue {
             return done(compose::small_talk(kind, lang), next, Vec::new());
         }
 
-        let aspect = intent::aspect(text);
         let mut analysis = kb.index.analyse(text, lang);
         // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked
         // ("address registration" is a topic).
         // A misspelt aspect word ("Vorraussetzungen") is one too, by the word it was read as.
         let names_aspect = |c: &crate::search::Concept| {
+            // A phrase names an aspect when what it means does ("opening times" →
+            // Öffnungszeiten), not when one of its words does ("address registration" →
+            // Wohnsitzanmeldung).
+            if !c.phrase.is_empty() {
+                return c.phrase.iter().any(|t| intent::is_aspect_term(t));
+            }
             intent::is_aspect_word(&c.word)
                 || c.terms
                     .iter()
@@ -341,6 +346,23 @@ impl Dialogue {
         };
         let topical = |c: &crate::search::Concept| c.known && !names_aspect(c);
         let has_topic = analysis.concepts.iter().any(topical);
+        // The aspect asked for, in the words outside the phrases that name a topic: "address
+        // registration" asks for the registration, not for an address.
+        let in_topical_phrase: Vec<&str> = analysis
+            .concepts
+            .iter()
+            .filter(|c| !c.phrase.is_empty() && !names_aspect(c))
+            .flat_map(|c| c.word.split(' '))
+            .collect();
+        let aspect = if in_topical_phrase.is_empty() {
+            intent::aspect(text)
+        } else {
+            let rest: Vec<String> = language::words(text)
+                .into_iter()
+                .filter(|w| !in_topical_phrase.contains(&w.as_str()))
+                .collect();
+            intent::aspect(&rest.join(" "))
+        };
 
         // A follow-up on the entry just answered: an aspect and no topic of its own.
         if !has_topic
@@ -733,6 +755,90 @@ mod tests {
         assert_eq!(ask("😂😂😂"), Outcome::DontKnow);
         // A word the catalogue lacks is still searched by meaning.
         assert_ne!(ask("Steuermarke für meinen Vierbeiner"), Outcome::DontKnow);
+    }
+
+    #[test]
+    fn a_phrase_with_an_aspect_word_in_it_is_still_a_topic() {
+        let d = dialogue(vec![entry(
+            "nachzug",
+            "Kindernachzug aus dem Ausland",
+            "Kinder aus dem Ausland ziehen zu ihren Eltern.",
+        )]);
+        let kb = d.knowledge();
+        let mut catalogue = kb.catalogue.clone();
+        // The registration has an office, so an answer about its address would show it.
+        let office: crate::knowledge::OfficeId = "buergerbuero".parse().unwrap();
+        catalogue.offices.insert(
+            office.clone(),
+            crate::knowledge::Office {
+                id: office.clone(),
+                name: "Bürgerbüro".into(),
+                street: "Rathausplatz 1".into(),
+                postal_code: "12345".into(),
+                city: "Musterstadt".into(),
+                phone: None,
+                email: None,
+                accessibility: None,
+                note: None,
+                hours: Default::default(),
+            },
+        );
+        for e in &mut catalogue.entries {
+            if e.id.as_str() == "wohnen" {
+                e.offices.push(office.clone());
+            }
+        }
+        catalogue.synonyms_en = "address => adresse\n\
+                                 abroad => ausland\n\
+                                 address registration => anmeldung, wohnsitzanmeldung\n\
+                                 phone number => telefon\n\
+                                 opening times => öffnungszeiten\n"
+            .into();
+        let index = SearchIndex::build_with(&catalogue, None).unwrap();
+        d.publish(Knowledge::new(catalogue, index));
+        let ask = |text: &str| {
+            let inbound = Inbound {
+                lang: Some(Lang::En),
+                ..Inbound::text(text)
+            };
+            d.respond(&Context::default(), &inbound)
+        };
+        // "address" alone asks where; "address registration" is a service, and it is what
+        // the question is about, not being abroad.
+        let found = ask("Can someone do my address registration while I am abroad?");
+        assert_eq!(
+            found.reply.outcome,
+            Outcome::Answer,
+            "{:?}",
+            found.candidates
+        );
+        assert_eq!(found.reply.aspect, Some(Aspect::Summary));
+        assert_eq!(
+            found.candidates.first().map(|c| c.id.as_str()),
+            Some("wohnen"),
+            "{:?}",
+            found.candidates
+        );
+        // A phrase that means an aspect is an aspect still: a follow-up on the last answer.
+        let context = Context {
+            last_entry: Some("nachzug".parse().unwrap()),
+            ..Context::default()
+        };
+        let inbound = Inbound {
+            lang: Some(Lang::En),
+            ..Inbound::text("and the phone number?")
+        };
+        let followed = d.respond(&context, &inbound);
+        assert!(followed.candidates.is_empty(), "{:?}", followed.candidates);
+        assert_eq!(followed.reply.outcome, Outcome::Answer);
+        // So is a phrase that means an aspect, though one of its words is none.
+        let inbound = Inbound {
+            lang: Some(Lang::En),
+            ..Inbound::text("and the opening times?")
+        };
+        let followed = d.respond(&context, &inbound);
+        assert!(followed.candidates.is_empty(), "{:?}", followed.candidates);
+        assert_eq!(followed.reply.outcome, Outcome::Answer);
     }
 
     #[test]
