@@ -906,6 +906,11 @@ impl SearchIndex {
             return (terms, None);
         }
         if !begins_compounds && let Some(related) = self.thesaurus_terms(word, false) {
+            // A real word is never corrected into another. Where the catalogue has none of
+            // its relatives, its first part may still say what it is about.
+            if related.is_empty() && !split {
+                terms.extend(self.modifier_terms(word));
+            }
             terms.extend(related);
             return (terms, None);
         }
@@ -926,12 +931,22 @@ impl SearchIndex {
         {
             terms.extend(related);
         }
-        // A compound whose first part the catalogue knows ("Beglaubigungs|stempel") is about
-        // that too, if less than about its last part.
-        if !split && let Some(parts) = self.lexicon.known_modifier(word) {
-            terms.extend(parts.iter().map(|p| (language::stem(p), WEIGHT_MODIFIER)));
+        if !split {
+            terms.extend(self.modifier_terms(word));
         }
         (terms, None)
+    }
+
+    /// The terms of a compound's first part, where the catalogue knows it
+    /// ("Beglaubigungs|stempel", "Forschungs|institut"): the compound is about that too, if
+    /// less than about its last part.
+    fn modifier_terms(&self, word: &str) -> Vec<(String, f32)> {
+        self.lexicon
+            .known_modifier(word)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| (language::stem(p), WEIGHT_MODIFIER))
+            .collect()
     }
 
     /// Index terms for a word the catalogue lacks, from the thesaurus: the catalogue's words
@@ -1068,7 +1083,9 @@ gewehr|1\n\
 sport|1\n\
 -|Sport|Leibesübungen\n\
 wagen|1\n\
--|Wagen|Auto|Automobil|Fahrzeug (Oberbegriff)\n";
+-|Wagen|Auto|Automobil|Fahrzeug (Oberbegriff)\n\
+steuerbescheid|1\n\
+-|Steuerbescheid|Bescheid (Oberbegriff)\n";
 
     /// The index of the test catalogue with these entries (id, name, text) added, without
     /// a thesaurus.
@@ -1118,6 +1135,18 @@ wagen|1\n\
             Some("waffe")
         );
         assert!(!found(&without, question, Lang::De).contains(&"waffe".to_string()));
+    }
+
+    #[test]
+    fn a_real_word_whose_relatives_the_catalogue_lacks_is_about_its_first_part() {
+        // The thesaurus knows "Steuerbescheid", and the catalogue none of its relatives; its
+        // first part, "Steuer", is the catalogue's word.
+        let index = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
+        assert!(terms(&index, "Steuerbescheid", Lang::De).contains(&"steu".to_string()));
+        assert_eq!(
+            found(&index, "Frage zu meinem Steuerbescheid", Lang::De),
+            vec!["auto".to_string()]
+        );
     }
 
     #[test]
