@@ -333,11 +333,12 @@ impl Dialogue {
         // ("address registration" is a topic).
         // A misspelt aspect word ("Vorraussetzungen") is one too, by the word it was read as.
         let names_aspect = |c: &crate::search::Concept| {
-            // A phrase names an aspect when what it means does ("opening times" →
-            // Öffnungszeiten), not when one of its words does ("address registration" →
-            // Wohnsitzanmeldung).
+            // A phrase names an aspect when both its first word and what it means do
+            // ("opening times" → Öffnungszeiten), not when only its word does ("address
+            // registration" → Wohnsitzanmeldung).
             if !c.phrase.is_empty() {
-                return c.phrase.iter().any(|t| intent::is_aspect_term(t));
+                return c.word.split(' ').next().is_some_and(intent::is_aspect_word)
+                    && c.phrase.iter().any(|t| intent::is_aspect_term(t));
             }
             intent::is_aspect_word(&c.word)
                 || c.terms
@@ -351,7 +352,7 @@ impl Dialogue {
         let in_topical_phrase: Vec<&str> = analysis
             .concepts
             .iter()
-            .filter(|c| !c.phrase.is_empty() && !names_aspect(c))
+            .filter(|c| !c.phrase.is_empty() && !c.phrase.iter().any(|t| intent::is_aspect_term(t)))
             .flat_map(|c| c.word.split(' '))
             .collect();
         let aspect = if in_topical_phrase.is_empty() {
