@@ -28,6 +28,8 @@ const BOOST_PARTS: f32 = 0.8;
 
 /// What a term found another way counts, relative to the citizen's own word.
 const WEIGHT_SYNONYM: f32 = 0.8;
+/// A translation (an English question's word in the catalogue's German) is the word itself.
+const WEIGHT_TRANSLATION: f32 = 1.0;
 const WEIGHT_PART: f32 = 0.6;
 /// All parts of a compound, found apart.
 const WEIGHT_ALL_PARTS: f32 = 0.9;
@@ -634,8 +636,15 @@ impl SearchIndex {
                     concepts[other].parts.clear();
                 }
             }
+            // An English rule translates: its German terms are the word itself, in the
+            // catalogue's language. A German rule names a related word.
+            let weight = if index >= self.synonyms.rules.len() {
+                WEIGHT_TRANSLATION
+            } else {
+                WEIGHT_SYNONYM
+            };
             for t in expansion {
-                concepts[target].terms.push((t.clone(), WEIGHT_SYNONYM));
+                concepts[target].terms.push((t.clone(), weight));
             }
             // What the synonym list says a compound means is better than its parts.
             concepts[target].parts.clear();
@@ -1147,6 +1156,27 @@ steuerbescheid|1\n\
             found(&index, "Frage zu meinem Steuerbescheid", Lang::De),
             vec!["auto".to_string()]
         );
+    }
+
+    #[test]
+    fn an_english_word_translated_counts_as_the_german_word_itself() {
+        let index = SearchIndex::build_with(
+            &catalogue("", "firearms licence => waffenbesitzkarte\n"),
+            None,
+        )
+        .unwrap();
+        let coverage = |text: &str, lang: Lang| {
+            let hits = index.search(&index.analyse(text, lang), None).unwrap();
+            let best = hits.first().expect("a hit");
+            assert_eq!(index.entry_id(best.entry).as_str(), "waffe");
+            best.coverage
+        };
+        // The English question explains the entry as fully as the German one does.
+        assert_eq!(
+            coverage("firearms licence", Lang::En),
+            coverage("Waffenbesitzkarte", Lang::De)
+        );
+        assert_eq!(coverage("firearms licence", Lang::En), 1.0);
     }
 
     #[test]
