@@ -585,6 +585,8 @@ impl SearchIndex {
         matched.dedup();
         for (index, positions) in matched {
             let expansion = &self.expansions[index];
+            // The English rules follow the German ones.
+            let english = index.checked_sub(self.synonyms.rules.len());
             // Attach to the concept of the phrase's first meaningful word, or make one.
             let target = positions.iter().find_map(|p| concept_at.get(p).copied());
             let target = match target {
@@ -617,7 +619,7 @@ impl SearchIndex {
                     .map(|&p| words[p].as_str())
                     .collect::<Vec<_>>()
                     .join(" ");
-                let rule = match index.checked_sub(self.synonyms.rules.len()) {
+                let rule = match english {
                     Some(en) => &self.synonyms_en.rules[en],
                     None => &self.synonyms.rules[index],
                 };
@@ -638,7 +640,7 @@ impl SearchIndex {
             }
             // An English rule translates: its German terms are the word itself, in the
             // catalogue's language. A German rule names a related word.
-            let weight = if index >= self.synonyms.rules.len() {
+            let weight = if english.is_some() {
                 WEIGHT_TRANSLATION
             } else {
                 WEIGHT_SYNONYM

@@ -329,16 +329,17 @@ impl Dialogue {
         }
 
         let mut analysis = kb.index.analyse(text, lang);
-        // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked
-        // ("address registration" is a topic).
+        // Aspect words ("Kosten", "Adresse") leave the search, unless nothing else is asked.
         // A misspelt aspect word ("Vorraussetzungen") is one too, by the word it was read as.
+        let means_aspect =
+            |c: &crate::search::Concept| c.phrase.iter().any(|t| intent::is_aspect_term(t));
         let names_aspect = |c: &crate::search::Concept| {
             // A phrase names an aspect when both its first word and what it means do
             // ("opening times" → Öffnungszeiten), not when only its word does ("address
             // registration" → Wohnsitzanmeldung).
             if !c.phrase.is_empty() {
                 return c.word.split(' ').next().is_some_and(intent::is_aspect_word)
-                    && c.phrase.iter().any(|t| intent::is_aspect_term(t));
+                    && means_aspect(c);
             }
             intent::is_aspect_word(&c.word)
                 || c.terms
@@ -352,7 +353,7 @@ impl Dialogue {
         let in_topical_phrase: Vec<&str> = analysis
             .concepts
             .iter()
-            .filter(|c| !c.phrase.is_empty() && !c.phrase.iter().any(|t| intent::is_aspect_term(t)))
+            .filter(|c| !c.phrase.is_empty() && !means_aspect(c))
             .flat_map(|c| c.word.split(' '))
             .collect();
         let aspect = if in_topical_phrase.is_empty() {
@@ -820,26 +821,25 @@ mod tests {
             "{:?}",
             found.candidates
         );
-        // A phrase that means an aspect is an aspect still: a follow-up on the last answer.
+        // A phrase that means an aspect is an aspect still, though one of its words is none
+        // ("opening times"): a follow-up on the last answer.
         let context = Context {
             last_entry: Some("nachzug".parse().unwrap()),
             ..Context::default()
         };
-        let inbound = Inbound {
-            lang: Some(Lang::En),
-            ..Inbound::text("and the phone number?")
-        };
-        let followed = d.respond(&context, &inbound);
-        assert!(followed.candidates.is_empty(), "{:?}", followed.candidates);
-        assert_eq!(followed.reply.outcome, Outcome::Answer);
-        // So is a phrase that means an aspect, though one of its words is none.
-        let inbound = Inbound {
-            lang: Some(Lang::En),
-            ..Inbound::text("and the opening times?")
-        };
-        let followed = d.respond(&context, &inbound);
-        assert!(followed.candidates.is_empty(), "{:?}", followed.candidates);
-        assert_eq!(followed.reply.outcome, Outcome::Answer);
+        for text in ["and the phone number?", "and the opening times?"] {
+            let inbound = Inbound {
+                lang: Some(Lang::En),
+                ..Inbound::text(text)
+            };
+            let followed = d.respond(&context, &inbound);
+            assert!(
+                followed.candidates.is_empty(),
+                "{text}: {:?}",
+                followed.candidates
+            );
+            assert_eq!(followed.reply.outcome, Outcome::Answer, "{text}");
+        }
     }
 
     #[test]
