@@ -798,16 +798,19 @@ mod tests {
             .into();
         let index = SearchIndex::build_with(&catalogue, None).unwrap();
         d.publish(Knowledge::new(catalogue, index));
-        let ask = |text: &str| {
+        let ask = |context: &Context, text: &str| {
             let inbound = Inbound {
                 lang: Some(Lang::En),
                 ..Inbound::text(text)
             };
-            d.respond(&Context::default(), &inbound)
+            d.respond(context, &inbound)
         };
         // "address" alone asks where; "address registration" is a service, and it is what
         // the question is about, not being abroad.
-        let found = ask("Can someone do my address registration while I am abroad?");
+        let found = ask(
+            &Context::default(),
+            "Can someone do my address registration while I am abroad?",
+        );
         assert_eq!(
             found.reply.outcome,
             Outcome::Answer,
@@ -828,11 +831,7 @@ mod tests {
             ..Context::default()
         };
         for text in ["and the phone number?", "and the opening times?"] {
-            let inbound = Inbound {
-                lang: Some(Lang::En),
-                ..Inbound::text(text)
-            };
-            let followed = d.respond(&context, &inbound);
+            let followed = ask(&context, text);
             assert!(
                 followed.candidates.is_empty(),
                 "{text}: {:?}",
