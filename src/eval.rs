@@ -222,15 +222,21 @@ pub fn explain(
                 .join(" | ")
         );
         let _ = writeln!(out, "  concepts: {concepts}");
-        for c in d.candidates.iter().take(5) {
-            let mark = if q.expect.contains(&c.id.to_string()) {
-                "*"
-            } else {
-                " "
+        // The first five, and an expected entry ranked below them with its rank.
+        let shown = d
+            .candidates
+            .iter()
+            .enumerate()
+            .filter(|(rank, c)| *rank < 5 || q.expect.contains(&c.id.to_string()));
+        for (rank, c) in shown {
+            let mark = match (q.expect.contains(&c.id.to_string()), rank < 5) {
+                (false, _) => "  ".to_string(),
+                (true, true) => "* ".to_string(),
+                (true, false) => format!("#{}", rank + 1),
             };
             let _ = writeln!(
                 out,
-                "  {mark} {:7.2} lex {:.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2} sim {:.2}  {} {}",
+                "  {mark:<2} {:7.2} lex {:.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2} sim {:.2}  {} {}",
                 c.score,
                 c.lexical,
                 c.coverage,
