@@ -40,6 +40,9 @@ const WEIGHT_THESAURUS: f32 = 0.6;
 const WEIGHT_BROADER: f32 = 0.5;
 /// The known first part of an unknown compound.
 const WEIGHT_MODIFIER: f32 = 0.5;
+/// A word found only in the name of one of an entry's forms ("Wohnungsgeberbestätigung"):
+/// the entry's document, if not its own text.
+const WEIGHT_FORM: f32 = 0.8;
 /// Terms a thesaurus adds for one word, at most.
 const THESAURUS_TERMS: usize = 12;
 
@@ -166,6 +169,9 @@ fn idf(n: f32, df: f32) -> f32 {
     ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
 }
 
+/// The entries whose forms name a term the texts do not use, and the term's weight there.
+type InForms<'a> = (&'a [usize], f32);
+
 /// Fields scored, in the order of [`FIELD_BOOSTS`].
 const FIELDS: usize = 5;
 const FIELD_BOOSTS: [f32; FIELDS] = [
@@ -193,6 +199,9 @@ pub struct SearchIndex {
     terms: Vec<EntryTerms>,
     /// Numbers that occur in entry names.
     name_numbers: HashSet<String>,
+    /// Stems of the words that the entries' form names use and their texts do not
+    /// ("Wohnungsgeberbestätigung"), with the entries whose forms use them.
+    form_words: FxHashMap<String, Vec<usize>>,
     /// Entry position of each document, by segment and document id.
     doc_entry: Vec<Vec<usize>>,
     avg_len: [f32; FIELDS],
@@ -415,8 +424,25 @@ impl SearchIndex {
             .flat_map(|e| language::words(&e.name))
             .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
             .collect();
+        // Read after the texts, so that a form's name neither changes what the catalogue's
+        // words weigh nor stands in for words its texts use.
+        let mut form_words: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        for (i, e) in catalogue.entries.iter().enumerate() {
+            for form in &e.links.forms {
+                for stem in analyse_text(&lexicon, &form.name).0 {
+                    if doc_freq.contains_key(&stem) {
+                        continue;
+                    }
+                    let entries = form_words.entry(stem).or_default();
+                    if entries.last() != Some(&i) {
+                        entries.push(i);
+                    }
+                }
+            }
+        }
         Ok(SearchIndex {
             name_numbers,
+            form_words,
             doc_entry,
             avg_len,
             reader,
@@ -461,6 +487,12 @@ impl SearchIndex {
         Some(idf(self.ids.len().max(1) as f32, df))
     }
 
+    /// What a word found only in form names weighs: its weight among the forms, lowered.
+    fn form_idf(&self, term: &str) -> Option<f32> {
+        let df = self.form_words.get(term)?.len() as f32;
+        Some(WEIGHT_FORM * idf(self.ids.len().max(1) as f32, df))
+    }
+
     /// The weight of a term found in one entry only: the unit scores are measured in.
     fn max_idf(&self) -> f32 {
         let n = self.ids.len().max(1) as f32;
@@ -476,7 +508,9 @@ impl SearchIndex {
     /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
     pub fn analyse(&self, text: &str, lang: Lang) -> Analysis {
         let words = language::words_joined(text, |w| {
-            self.lexicon.knows(w) || self.doc_freq.contains_key(&language::stem(w))
+            self.lexicon.knows(w)
+                || self.doc_freq.contains_key(&language::stem(w))
+                || self.verb_form(w).is_some()
         });
         // Rules match the words as written and as meant (umlaut spellings and typos fixed).
         let written: Vec<String> = words.iter().map(|w| language::stem(w)).collect();
@@ -664,11 +698,15 @@ impl SearchIndex {
             c.terms = best.into_iter().collect();
             c.terms
                 .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let idf = c
-                .terms
-                .iter()
-                .filter_map(|(t, w)| self.idf(t).map(|i| i * w))
-                .fold(None, |m: Option<f32>, x| Some(m.map_or(x, |m| m.max(x))));
+            // What the catalogue's texts say a word weighs; a word only forms name weighs
+            // what it weighs among them.
+            let best_of = |idf: &dyn Fn(&str) -> Option<f32>| {
+                c.terms
+                    .iter()
+                    .filter_map(|(t, w)| idf(t).map(|i| i * w))
+                    .fold(None, |m: Option<f32>, x| Some(m.map_or(x, |m| m.max(x))))
+            };
+            let idf = best_of(&|t| self.idf(t)).or_else(|| best_of(&|t| self.form_idf(t)));
             c.known = idf.is_some();
             c.weight = idf.unwrap_or(unknown);
         }
@@ -748,6 +786,23 @@ impl SearchIndex {
                     .filter(|&e| e < self.terms.len())
             }));
         }
+        // The entries whose forms name a word their texts do not use, where that word is
+        // particular to a few of them.
+        for c in &analysis.concepts {
+            for (t, _) in &c.terms {
+                let Some(entries) = self.form_words.get(t.as_str()) else {
+                    continue;
+                };
+                if entries.len() > CANDIDATES {
+                    continue;
+                }
+                for &entry in entries {
+                    if !candidates.contains(&entry) {
+                        candidates.push(entry);
+                    }
+                }
+            }
+        }
         if let Some((vectors, query)) = semantic.filter(|(v, _)| v.len() == self.terms.len()) {
             for (entry, _) in vectors.nearest(query, SEMANTIC_CANDIDATES) {
                 if !candidates.contains(&entry) {
@@ -767,6 +822,28 @@ impl SearchIndex {
             .iter()
             .map(|c| c.terms.iter().map(|(t, _)| self.idf(t)).collect())
             .collect();
+        // The entries whose forms name a question's term, and its weight there, where the
+        // texts do not use it.
+        let in_forms: Vec<Vec<Option<InForms>>> = analysis
+            .concepts
+            .iter()
+            .map(|c| {
+                c.terms
+                    .iter()
+                    .map(|(t, _)| {
+                        Some((
+                            self.form_words.get(t.as_str())?.as_slice(),
+                            self.form_idf(t)?,
+                        ))
+                    })
+                    .collect()
+            })
+            .collect();
+        // A form's name counts as one mention among the keywords.
+        let in_form = {
+            let x = BOOST_KEYWORDS;
+            x * (K1 + 1.0) / (x + K1)
+        };
         let mut hits = Vec::with_capacity(candidates.len());
         for entry in candidates {
             let terms = &self.terms[entry];
@@ -785,10 +862,16 @@ impl SearchIndex {
                 x * (K1 + 1.0) / (x + K1)
             };
             let (mut found, mut named, mut raw) = (0.0f32, 0.0f32, 0.0f32);
-            for (c, idfs) in analysis.concepts.iter().zip(&idfs) {
+            for ((c, idfs), in_forms) in analysis.concepts.iter().zip(&idfs).zip(&in_forms) {
                 let (mut anywhere, mut in_title, mut best) = (0.0f32, 0.0f32, 0.0f32);
-                for ((t, w), idf) in c.terms.iter().zip(idfs) {
+                for (((t, w), idf), forms) in c.terms.iter().zip(idfs).zip(in_forms) {
                     let Some(stats) = terms.terms.get(t.as_str()) else {
+                        if let Some((entries, weight)) = forms
+                            && entries.contains(&entry)
+                        {
+                            anywhere = anywhere.max(*w);
+                            best = best.max(w * weight * in_form);
+                        }
                         continue;
                     };
                     anywhere = anywhere.max(*w);
@@ -1252,6 +1335,54 @@ steuerbescheid|1\n\
         assert!(
             terms(&with, "Lebensbescheinigugn", Lang::De).contains(&"lebensbeschein".to_string())
         );
+    }
+
+    #[test]
+    fn a_word_only_a_form_names_finds_its_entry_and_weighs_nothing_else() {
+        use crate::knowledge::Link;
+        let form = |name: &str| Link {
+            name: name.into(),
+            url: "https://example.org/form.pdf".into(),
+        };
+        let mut c = catalogue("", "");
+        let mut moving = entry(
+            "umzug",
+            "Wohnsitzanmeldung",
+            "Wer nach München zieht, meldet sich innerhalb von zwei Wochen an.",
+        );
+        moving.links.forms = vec![form("Wohnungsgeberbestätigung")];
+        // A form named with words the texts use adds nothing to them.
+        let mut rent = entry("rente-2", "Rentenantrag", "Der Antrag auf eine Rente.");
+        rent.links.forms = vec![form("Fahrzeug anmelden")];
+        c.entries.extend([moving, rent]);
+        let index = SearchIndex::build_with(&c, None).unwrap();
+        let asked = "Wo bekomme ich eine Wohnungsgeberbestätigung?";
+        assert_eq!(
+            found(&index, asked, Lang::De).first().map(String::as_str),
+            Some("umzug")
+        );
+        let car = found(&index, "Fahrzeug anmelden", Lang::De);
+        assert_eq!(car.first().map(String::as_str), Some("auto"));
+        assert!(!car.contains(&"rente-2".to_string()), "{car:?}");
+        // The catalogue's words are in as many entries as without the forms.
+        let plain = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        assert_eq!(
+            index.doc_freq.get("fahrzeug"),
+            plain.doc_freq.get("fahrzeug")
+        );
+        assert_eq!(index.doc_freq.get("fahrzeug"), Some(&1));
+    }
+
+    #[test]
+    fn a_separable_verb_in_any_form_is_joined_to_its_particle() {
+        let index = index_with(&[(
+            "pass",
+            "Reisepass",
+            "Einen Reisepass kann nur die Stadt ausstellen, in der Sie wohnen.",
+        )]);
+        let asked = terms(&index, "Wer stellt mir einen Reisepass aus?", Lang::De);
+        assert!(asked.contains(&"ausstell".to_string()), "{asked:?}");
+        assert!(!asked.contains(&"stellt".to_string()), "{asked:?}");
     }
 
     #[test]
