@@ -185,6 +185,14 @@ const FIELD_BOOSTS: [f32; FIELDS] = [
 const K1: f32 = 2.0;
 const B: f32 = 0.75;
 
+/// BM25's saturation of a term's boosted, length-normalised frequency.
+const fn saturate(x: f32) -> f32 {
+    x * (K1 + 1.0) / (x + K1)
+}
+
+/// A form's name counts as one mention among the keywords.
+const FORM_MENTION: f32 = saturate(BOOST_KEYWORDS);
+
 /// The searchable form of a catalogue. Built once per publication, then read-only.
 pub struct SearchIndex {
     reader: IndexReader,
@@ -786,20 +794,31 @@ impl SearchIndex {
                     .filter(|&e| e < self.terms.len())
             }));
         }
-        // The entries whose forms name a word their texts do not use, where that word is
-        // particular to a few of them.
-        for c in &analysis.concepts {
-            for (t, _) in &c.terms {
-                let Some(entries) = self.form_words.get(t.as_str()) else {
-                    continue;
-                };
-                if entries.len() > CANDIDATES {
-                    continue;
-                }
-                for &entry in entries {
-                    if !candidates.contains(&entry) {
-                        candidates.push(entry);
-                    }
+        // The entries whose forms name a question's term, and its weight there, where the
+        // texts do not use it: looked up once, for the candidates and for their scores.
+        let in_forms: Vec<Vec<Option<InForms>>> = analysis
+            .concepts
+            .iter()
+            .map(|c| {
+                c.terms
+                    .iter()
+                    .map(|(t, _)| {
+                        Some((
+                            self.form_words.get(t.as_str())?.as_slice(),
+                            self.form_idf(t)?,
+                        ))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Those entries are candidates where the word is particular to a few of them.
+        for (entries, _) in in_forms.iter().flatten().flatten() {
+            if entries.len() > CANDIDATES {
+                continue;
+            }
+            for entry in *entries {
+                if !candidates.contains(entry) {
+                    candidates.push(*entry);
                 }
             }
         }
@@ -822,28 +841,6 @@ impl SearchIndex {
             .iter()
             .map(|c| c.terms.iter().map(|(t, _)| self.idf(t)).collect())
             .collect();
-        // The entries whose forms name a question's term, and its weight there, where the
-        // texts do not use it.
-        let in_forms: Vec<Vec<Option<InForms>>> = analysis
-            .concepts
-            .iter()
-            .map(|c| {
-                c.terms
-                    .iter()
-                    .map(|(t, _)| {
-                        Some((
-                            self.form_words.get(t.as_str())?.as_slice(),
-                            self.form_idf(t)?,
-                        ))
-                    })
-                    .collect()
-            })
-            .collect();
-        // A form's name counts as one mention among the keywords.
-        let in_form = {
-            let x = BOOST_KEYWORDS;
-            x * (K1 + 1.0) / (x + K1)
-        };
         let mut hits = Vec::with_capacity(candidates.len());
         for entry in candidates {
             let terms = &self.terms[entry];
@@ -856,21 +853,22 @@ impl SearchIndex {
             });
             // BM25F of one term in this entry, before its weight and inverse frequency.
             let saturated = |stats: &TermStats| {
-                let x: f32 = (0..FIELDS)
-                    .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
-                    .sum();
-                x * (K1 + 1.0) / (x + K1)
+                saturate(
+                    (0..FIELDS)
+                        .map(|f| FIELD_BOOSTS[f] * stats.tf[f] / norm[f])
+                        .sum(),
+                )
             };
             let (mut found, mut named, mut raw) = (0.0f32, 0.0f32, 0.0f32);
-            for ((c, idfs), in_forms) in analysis.concepts.iter().zip(&idfs).zip(&in_forms) {
+            for ((c, idfs), forms) in analysis.concepts.iter().zip(&idfs).zip(&in_forms) {
                 let (mut anywhere, mut in_title, mut best) = (0.0f32, 0.0f32, 0.0f32);
-                for (((t, w), idf), forms) in c.terms.iter().zip(idfs).zip(in_forms) {
+                for (((t, w), idf), form) in c.terms.iter().zip(idfs).zip(forms) {
                     let Some(stats) = terms.terms.get(t.as_str()) else {
-                        if let Some((entries, weight)) = forms
+                        if let Some((entries, weight)) = form
                             && entries.contains(&entry)
                         {
                             anywhere = anywhere.max(*w);
-                            best = best.max(w * weight * in_form);
+                            best = best.max(w * weight * FORM_MENTION);
                         }
                         continue;
                     };
