@@ -764,7 +764,10 @@ mod tests {
         let d = dialogue(vec![entry(
             "nachzug",
             "Kindernachzug aus dem Ausland",
-            "Kinder aus dem Ausland ziehen zu ihren Eltern.",
+            // The aspect words are catalogue words, so that read as a topic they would be
+            // searched.
+            "Kinder aus dem Ausland ziehen zu ihren Eltern. Öffnungszeiten und Telefon: \
+             siehe Bürgerbüro.",
         )]);
         let kb = d.knowledge();
         let mut catalogue = kb.catalogue.clone();
