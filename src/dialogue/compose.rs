@@ -108,10 +108,13 @@ fn office_text(o: &Office, lang: Lang) -> String {
 /// An answer about one entry, on the aspect asked for.
 /// The answer to a question about `e`. `variants` are the same service in other forms (an
 /// appointment by phone instead of on site); the answer names them, with their booking link.
+/// `special` are special cases of the service that the citizen may mean ("Wohnsitzanmeldung –
+/// Familie"); the answer names them, with their link.
 pub(super) fn answer(
     catalogue: &Catalogue,
     e: &Entry,
     variants: &[&Entry],
+    special: &[&Entry],
     aspect: Aspect,
     lang: Lang,
 ) -> Reply {
@@ -248,6 +251,18 @@ pub(super) fn answer(
             format!("Diesen Dienst gibt es auch als „{vname}“.")
         };
         if let Some(b) = v.links.booking.as_ref().or(v.links.source.as_ref()) {
+            line.push_str(&format!(" {b}"));
+        }
+        parts.push(line);
+    }
+    for v in special {
+        let vname = entry_name(v, lang);
+        let mut line = if en {
+            format!("For a special case there is “{vname}”.")
+        } else {
+            format!("Für einen besonderen Fall gibt es „{vname}“.")
+        };
+        if let Some(b) = v.links.source.as_ref().or(v.links.booking.as_ref()) {
             line.push_str(&format!(" {b}"));
         }
         parts.push(line);

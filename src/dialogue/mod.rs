@@ -183,6 +183,9 @@ pub struct Knowledge {
     /// For each entry, the other entries that are the same service in another form
     /// ([`variants`]), found once when the catalogue is published.
     forms: Vec<Vec<usize>>,
+    /// For each entry, the entries that are a special case of it: its name followed by a
+    /// qualifier ("Wohnsitzanmeldung – Familie" of "Wohnsitzanmeldung", [`narrows`]).
+    special: Vec<Vec<usize>>,
 }
 
 impl Knowledge {
@@ -202,11 +205,16 @@ impl Knowledge {
                     .collect()
             })
             .collect();
+        let special = names
+            .iter()
+            .map(|a| (0..names.len()).filter(|&j| narrows(names[j], a)).collect())
+            .collect();
         Knowledge {
             catalogue,
             index,
             vectors: None,
             forms,
+            special,
         }
     }
 }
@@ -317,7 +325,7 @@ impl Dialogue {
         {
             next.last_entry = Some(id);
             next.choices.clear();
-            let reply = compose::answer(&kb.catalogue, entry, &[], Aspect::Summary, lang);
+            let reply = compose::answer(&kb.catalogue, entry, &[], &[], Aspect::Summary, lang);
             return done(reply, next, Vec::new());
         }
         if let Some(reason) = intent::handoff(text) {
@@ -375,7 +383,7 @@ impl Dialogue {
                 .and_then(|id| kb.catalogue.entry(id))
         {
             return done(
-                compose::answer(&kb.catalogue, entry, &[], aspect, lang),
+                compose::answer(&kb.catalogue, entry, &[], &[], aspect, lang),
                 next,
                 Vec::new(),
             );
@@ -414,7 +422,7 @@ impl Dialogue {
                 similarity: h.similarity,
             })
             .collect();
-        match self.decide(&hits, &kb.forms) {
+        match self.decide(&hits, &kb.forms, &kb.special) {
             Choice::Answer(i) => {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
@@ -424,8 +432,15 @@ impl Dialogue {
                     .iter()
                     .map(|&j| &kb.catalogue.entries[j])
                     .collect();
+                // Its special cases that came close, which the question did not speak of.
+                let special: Vec<&Entry> = hits
+                    .iter()
+                    .take(3)
+                    .filter(|h| kb.special[hits[i].entry].contains(&h.entry))
+                    .map(|h| &kb.catalogue.entries[h.entry])
+                    .collect();
                 done(
-                    compose::answer(&kb.catalogue, entry, &variants, aspect, lang),
+                    compose::answer(&kb.catalogue, entry, &variants, &special, aspect, lang),
                     next,
                     candidates,
                 )
@@ -446,19 +461,29 @@ impl Dialogue {
     }
 
     /// `forms` are each entry's other forms (see [`Knowledge`]).
-    fn decide(&self, hits: &[Hit], forms: &[Vec<usize>]) -> Choice {
+    /// `special` are each entry's special cases.
+    fn decide(&self, hits: &[Hit], forms: &[Vec<usize>], special: &[Vec<usize>]) -> Choice {
         let c = self.confidence;
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
+        };
+        // The question names a service in full and says nothing of what makes a special case
+        // of it special ("Wohnsitzanmeldung", not "… – Familie"): the plain service is meant,
+        // and the answer names the special case.
+        let plain_case = |h: &Hit| {
+            best.specificity >= NAMED_SPECIFICITY
+                && h.specificity < NAMED_SPECIFICITY
+                && special[best.entry].contains(&h.entry)
         };
         let close = |i: usize| {
             let h = &hits[i];
             // A close second that explains less of its own name is a variant, not a rival;
             // so is the same service in another form ("… (Telefon-Termin)"), which the
-            // answer names.
+            // answer names; so is a special case the question does not speak of.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
                 && !forms[best.entry].contains(&h.entry)
+                && !plain_case(h)
         };
         let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
         if best.coverage >= c.answer_coverage
@@ -571,6 +596,23 @@ fn variants(a: &str, b: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `name` is a special case of `general`: the general name, then a qualifier after a
+/// word's end ("Wohnsitzanmeldung – Familie", "Parkausweis für Härtefalle";
+/// not "Parkausweisverlängerung").
+fn narrows(name: &str, general: &str) -> bool {
+    let (name, general) = (name.trim(), general.trim());
+    if general.is_empty() || name.len() <= general.len() {
+        return false;
+    }
+    let Some(head) = name.get(..general.len()) else {
+        return false;
+    };
+    let rest = &name[general.len()..];
+    head.to_lowercase() == general.to_lowercase()
+        && rest.starts_with(|c: char| !c.is_alphanumeric())
+        && rest.chars().any(char::is_alphanumeric)
 }
 
 /// An entry counts as named in full when the question explains this much of its name.
@@ -728,6 +770,70 @@ mod tests {
                 .text
                 .contains(&format!("Diesen Dienst gibt es auch als „{other}“.")),
             "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_qualifier_after_it_narrows_the_plain_name() {
+        assert!(narrows("Wohnsitzanmeldung – Familie", "Wohnsitzanmeldung"));
+        assert!(narrows("Parkausweis für Härtefalle", "parkausweis"));
+        assert!(!narrows("Parkausweisverlängerung", "Parkausweis"));
+        assert!(!narrows("Parkausweis", "Parkausweis"));
+        assert!(!narrows("Parkausweis – ", "Parkausweis"));
+        assert!(!narrows("Parkausweis", "Parkausweis für Härtefalle"));
+    }
+
+    #[test]
+    fn a_special_case_the_question_does_not_speak_of_is_named_not_offered() {
+        let d = dialogue(vec![
+            entry(
+                "familie",
+                "Wohnsitzanmeldung – Familie",
+                "Zur Wohnsitzanmeldung einer Familie kommen alle gemeinsam.",
+            ),
+            entry(
+                "kindergeld",
+                "Kindergeld",
+                "Jede Familie mit Kindern erhält Kindergeld.",
+            ),
+            entry(
+                "familienpass",
+                "Familienpass",
+                "Der Familienpass bringt jeder Familie Rabatte.",
+            ),
+            entry(
+                "elterngeld",
+                "Elterngeld",
+                "Elterngeld hilft der Familie im ersten Jahr.",
+            ),
+        ]);
+        let reply = d
+            .respond(
+                &Context::default(),
+                &Inbound::text("Wie mache ich meine Wohnsitzanmeldung?"),
+            )
+            .reply;
+        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
+        assert_eq!(reply.entries[0].id.as_str(), "wohnen");
+        assert!(
+            reply
+                .text
+                .contains("Für einen besonderen Fall gibt es „Wohnsitzanmeldung – Familie“."),
+            "{}",
+            reply.text
+        );
+        // A question that speaks of the special case is not answered with the plain service.
+        let reply = d
+            .respond(
+                &Context::default(),
+                &Inbound::text("Wohnsitzanmeldung für die ganze Familie"),
+            )
+            .reply;
+        assert!(
+            reply.entries.iter().any(|e| e.id.as_str() == "familie"),
+            "{:?} {}",
+            reply.outcome,
             reply.text
         );
     }
