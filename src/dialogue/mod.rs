@@ -357,20 +357,26 @@ impl Dialogue {
         let topical = |c: &crate::search::Concept| c.known && !names_aspect(c);
         let has_topic = analysis.concepts.iter().any(topical);
         // The aspect asked for, in the words outside the phrases that name a topic: "address
-        // registration" asks for the registration, not for an address.
-        let in_topical_phrase: Vec<&str> = analysis
+        // registration" asks for the registration, not for an address; "the address for my
+        // address registration" asks for the address.
+        let topical_phrases: Vec<Vec<&str>> = analysis
             .concepts
             .iter()
             .filter(|c| !c.phrase.is_empty() && !means_aspect(c))
-            .flat_map(|c| c.word.split(' '))
+            .map(|c| c.word.split(' ').collect())
             .collect();
-        let aspect = if in_topical_phrase.is_empty() {
+        let aspect = if topical_phrases.is_empty() {
             intent::aspect(text)
         } else {
-            let rest: Vec<String> = language::words(text)
-                .into_iter()
-                .filter(|w| !in_topical_phrase.contains(&w.as_str()))
-                .collect();
+            let mut rest = language::words(text);
+            for phrase in &topical_phrases {
+                if let Some(at) = rest
+                    .windows(phrase.len())
+                    .position(|w| w.iter().map(String::as_str).eq(phrase.iter().copied()))
+                {
+                    rest.drain(at..at + phrase.len());
+                }
+            }
             intent::aspect(&rest.join(" "))
         };
 
@@ -932,6 +938,23 @@ mod tests {
             Some("wohnen"),
             "{:?}",
             found.candidates
+        );
+        // The same word outside the phrase still asks for the aspect.
+        let found = ask(
+            &Context::default(),
+            "What is the address for my address registration?",
+        );
+        assert_eq!(found.reply.outcome, Outcome::Answer, "{}", found.reply.text);
+        assert_eq!(
+            found.reply.aspect,
+            Some(Aspect::Office),
+            "{}",
+            found.reply.text
+        );
+        assert!(
+            found.reply.text.contains("Rathausplatz 1"),
+            "{}",
+            found.reply.text
         );
         // A phrase that means an aspect is an aspect still, though one of its words is none
         // ("opening times"): a follow-up on the last answer.
