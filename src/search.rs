@@ -222,7 +222,8 @@ pub struct SearchIndex {
 fn analyse_text(lexicon: &Lexicon, text: &str) -> (Vec<String>, Vec<String>) {
     let mut stems = Vec::new();
     let mut parts = Vec::new();
-    for w in language::words(text) {
+    let text = language::complete_truncated(text, |w| lexicon.knows(w));
+    for w in language::words(&text) {
         if is_stopword(&w) || w.chars().count() < 2 {
             continue;
         }
@@ -515,7 +516,8 @@ impl SearchIndex {
 
     /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
     pub fn analyse(&self, text: &str, lang: Lang) -> Analysis {
-        let words = language::words_joined(text, |w| {
+        let text = language::complete_truncated(text, |w| self.lexicon.knows(w));
+        let words = language::words_joined(&text, |w| {
             self.lexicon.knows(w)
                 || self.doc_freq.contains_key(&language::stem(w))
                 || self.verb_form(w).is_some()
@@ -1309,6 +1311,52 @@ steuerbescheid|1\n\
         assert_eq!(index.entry_id(hits[0].entry).as_str(), "duldung-ausbildung");
         assert!(hits[0].coverage > 0.8, "{}", hits[0].coverage);
         assert!(hits[1].coverage < 0.7, "{}", hits[1].coverage);
+    }
+
+    #[test]
+    fn a_truncated_first_part_is_read_as_the_whole_word_in_texts_and_questions() {
+        let index = index_with(&[
+            (
+                "taxi",
+                "Betriebsaufnahme",
+                "Die Aufnahme eines Taxi- oder Mietwagenunternehmens zeigen Sie an.",
+            ),
+            (
+                "firma",
+                "Gründung",
+                "Die Gründung des Unternehmens melden Sie beim Gewerbeamt.",
+            ),
+            (
+                "rotes",
+                "Rotes Kennzeichen",
+                "Für Probefahrten und Fahrten zur Werkstatt.",
+            ),
+        ]);
+        // The text's "Taxi-" is "Taxiunternehmens": the question's word is the entry's own.
+        assert_eq!(
+            index.analyse("Taxiunternehmen", Lang::De).concepts[0]
+                .terms
+                .first()
+                .map(|(t, _)| index.idf(t).is_some()),
+            Some(true)
+        );
+        assert_eq!(
+            found(&index, "Taxiunternehmen", Lang::De)
+                .first()
+                .map(String::as_str),
+            Some("taxi")
+        );
+        // The question's "Überführungs-" is "Überführungsfahrten", a word about "Fahrten".
+        let words: Vec<String> = index
+            .analyse("Überführungs- und Probefahrten", Lang::De)
+            .concepts
+            .into_iter()
+            .map(|c| c.word)
+            .collect();
+        assert!(
+            words.contains(&"überführungsfahrten".to_string()),
+            "{words:?}"
+        );
     }
 
     #[test]

@@ -116,6 +116,64 @@ pub fn number_word(word: &str) -> Option<&'static str> {
     NUMBERS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
 }
 
+/// Conjunctions after which a German word's truncated first part ("An- oder Ummeldung")
+/// takes the last part of the word that follows.
+const TRUNCATION_CONJUNCTIONS: &[&str] = &["und", "oder", "bzw", "sowie"];
+
+/// A compound's head, shortest that ends a truncated first part ("meldung" of "Ummeldung").
+const MIN_TRUNCATED_HEAD: usize = 4;
+
+/// Text with each truncated first part of a German compound written out in full:
+/// "An- oder Ummeldung" → "anmeldung oder Ummeldung", "Überführungs- und Probefahrten" →
+/// "überführungsfahrten und Probefahrten". The part it lacks is the longest end of the next
+/// word that is a word of its own (`knows`); a truncation whose next word has none is left as
+/// it is.
+pub fn complete_truncated<'a>(text: &'a str, knows: impl Fn(&str) -> bool) -> Cow<'a, str> {
+    if !text.contains("- ") {
+        return Cow::Borrowed(text);
+    }
+    let tokens: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<Cow<str>> = tokens.iter().map(|t| Cow::Borrowed(*t)).collect();
+    let mut changed = false;
+    for i in 0..tokens.len().saturating_sub(2) {
+        let Some(first) = tokens[i].strip_suffix('-') else {
+            continue;
+        };
+        let lead = first.len()
+            - first
+                .trim_start_matches(|c: char| !c.is_alphanumeric())
+                .len();
+        let (opening, first) = first.split_at(lead);
+        let conjunction = tokens[i + 1].trim_end_matches('.').to_lowercase();
+        if first.chars().count() < 2
+            || !first.chars().all(char::is_alphabetic)
+            || !TRUNCATION_CONJUNCTIONS.contains(&conjunction.as_str())
+        {
+            continue;
+        }
+        let next: String = tokens[i + 2]
+            .chars()
+            .take_while(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect();
+        let starts: Vec<usize> = next.char_indices().map(|(at, _)| at).collect();
+        let head = starts
+            .iter()
+            .skip(1)
+            .map(|&at| &next[at..])
+            .filter(|h| h.chars().count() >= MIN_TRUNCATED_HEAD)
+            .find(|h| knows(h));
+        if let Some(head) = head {
+            out[i] = Cow::Owned(format!("{opening}{}{head}", first.to_lowercase()));
+            changed = true;
+        }
+    }
+    if !changed {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(out.join(" "))
+}
+
 /// Particles of German separable verbs, which stand at the end of a clause:
 /// "Wie melde ich meinen Hund an?" means "anmelden".
 const PARTICLES: &[&str] = &[
@@ -264,6 +322,47 @@ mod tests {
         assert_eq!(stem("verlängerungen"), stem("verlängerung"));
         assert_eq!(stem("straße"), "strass");
         assert!(!stem("personalausweis").contains('ä'));
+    }
+
+    #[test]
+    fn a_truncated_first_part_takes_the_head_of_the_next_word() {
+        let known = [
+            "meldung",
+            "ummeldung",
+            "fahrten",
+            "versicherung",
+            "unternehmens",
+        ];
+        let knows = |w: &str| known.contains(&w);
+        let complete = |text| complete_truncated(text, knows).into_owned();
+        assert_eq!(
+            complete("Die An- oder Ummeldung."),
+            "Die anmeldung oder Ummeldung."
+        );
+        assert_eq!(
+            complete("Kennzeichen für Überführungs- und Probefahrten"),
+            "Kennzeichen für überführungsfahrten und Probefahrten"
+        );
+        assert_eq!(
+            complete("(Kranken- bzw. Pflegeversicherung)"),
+            "(krankenversicherung bzw. Pflegeversicherung)"
+        );
+        assert_eq!(
+            complete("Taxi- oder Mietwagenunternehmens"),
+            "taxiunternehmens oder Mietwagenunternehmens"
+        );
+        // No known head, no conjunction, or no truncation: the text as it is.
+        for text in [
+            "Ein- oder Zweizimmerwohnung",
+            "An- Ummeldung",
+            "Nicht-EU-Bürger und Familie",
+            "Gebühr - 20 Euro",
+        ] {
+            assert!(
+                matches!(complete_truncated(text, knows), Cow::Borrowed(_)),
+                "{text}"
+            );
+        }
     }
 
     #[test]
