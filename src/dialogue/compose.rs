@@ -243,29 +243,30 @@ pub(super) fn answer(
     if !links.is_empty() {
         parts.push(links.join("\n"));
     }
-    for v in variants {
+    // The same service in its other forms, with where to book it; its special cases, with
+    // their pages.
+    let forms = variants.iter().map(|v| (v, true));
+    for (v, same_service) in forms.chain(special.iter().map(|v| (v, false))) {
         let vname = entry_name(v, lang);
-        let mut line = if en {
-            format!("Also available as “{vname}”.")
-        } else {
-            format!("Diesen Dienst gibt es auch als „{vname}“.")
+        let (line, link) = match (same_service, en) {
+            (true, true) => (format!("Also available as “{vname}”."), &v.links.booking),
+            (true, false) => (
+                format!("Diesen Dienst gibt es auch als „{vname}“."),
+                &v.links.booking,
+            ),
+            (false, true) => (
+                format!("For a special case there is “{vname}”."),
+                &v.links.source,
+            ),
+            (false, false) => (
+                format!("Für einen besonderen Fall gibt es „{vname}“."),
+                &v.links.source,
+            ),
         };
-        if let Some(b) = v.links.booking.as_ref().or(v.links.source.as_ref()) {
-            line.push_str(&format!(" {b}"));
+        match link.as_ref().or(v.links.source.as_ref()) {
+            Some(url) => parts.push(format!("{line} {url}")),
+            None => parts.push(line),
         }
-        parts.push(line);
-    }
-    for v in special {
-        let vname = entry_name(v, lang);
-        let mut line = if en {
-            format!("For a special case there is “{vname}”.")
-        } else {
-            format!("Für einen besonderen Fall gibt es „{vname}“.")
-        };
-        if let Some(b) = v.links.source.as_ref().or(v.links.booking.as_ref()) {
-            line.push_str(&format!(" {b}"));
-        }
-        parts.push(line);
     }
     let mut r = reply(Outcome::Answer, parts.join("\n\n"), lang);
     r.entries = vec![EntryRef::of(e, lang)];

@@ -689,6 +689,11 @@ mod tests {
         Dialogue::new(Knowledge::new(catalogue, index), Confidence::default())
     }
 
+    /// The reply to the first message of a conversation.
+    fn first_reply(d: &Dialogue, text: &str) -> Reply {
+        d.respond(&Context::default(), &Inbound::text(text)).reply
+    }
+
     #[test]
     fn names_that_differ_only_in_a_bracketed_qualifier_are_variants() {
         assert!(variants(
@@ -759,11 +764,7 @@ mod tests {
                 "Für den Besitz einer Schusswaffe.",
             ),
         ]);
-        let decision = d.respond(
-            &Context::default(),
-            &Inbound::text("Wie beantrage ich meine Altersrente?"),
-        );
-        let reply = decision.reply;
+        let reply = first_reply(&d, "Wie beantrage ich meine Altersrente?");
         assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
         let answered = reply.entries[0].id.as_str();
         let other = if answered == "vor-ort" {
@@ -814,12 +815,7 @@ mod tests {
                 "Elterngeld hilft der Familie im ersten Jahr.",
             ),
         ]);
-        let reply = d
-            .respond(
-                &Context::default(),
-                &Inbound::text("Wie mache ich meine Wohnsitzanmeldung?"),
-            )
-            .reply;
+        let reply = first_reply(&d, "Wie mache ich meine Wohnsitzanmeldung?");
         assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
         assert_eq!(reply.entries[0].id.as_str(), "wohnen");
         assert!(
@@ -830,12 +826,7 @@ mod tests {
             reply.text
         );
         // A question that speaks of the special case is not answered with the plain service.
-        let reply = d
-            .respond(
-                &Context::default(),
-                &Inbound::text("Wohnsitzanmeldung für die ganze Familie"),
-            )
-            .reply;
+        let reply = first_reply(&d, "Wohnsitzanmeldung für die ganze Familie");
         assert!(
             reply.entries.iter().any(|e| e.id.as_str() == "familie"),
             "{:?} {}",
@@ -991,7 +982,7 @@ mod tests {
             "niederlassungserlaubnis voraussetzungen",
             "niederlassungserlaubnis vorraussetzungen",
         ] {
-            let reply = d.respond(&Context::default(), &Inbound::text(q)).reply;
+            let reply = first_reply(&d, q);
             assert_eq!(reply.outcome, Outcome::Answer, "{q}: {}", reply.text);
             assert_eq!(reply.entries[0].id.as_str(), "niederlassung", "{q}");
         }
@@ -1011,12 +1002,7 @@ mod tests {
                 "Nach einem Umzug von außerhalb wird das Fahrzeug umgeschrieben.",
             ),
         ]);
-        let reply = d
-            .respond(
-                &Context::default(),
-                &Inbound::text("Umschreibung Fahrzeug nach Umzug"),
-            )
-            .reply;
+        let reply = first_reply(&d, "Umschreibung Fahrzeug nach Umzug");
         assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
         assert_eq!(reply.entries.len(), 2);
     }
