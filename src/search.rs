@@ -222,7 +222,7 @@ pub struct SearchIndex {
 fn analyse_text(lexicon: &Lexicon, text: &str) -> (Vec<String>, Vec<String>) {
     let mut stems = Vec::new();
     let mut parts = Vec::new();
-    let text = language::complete_truncated(text, |w| lexicon.knows(w));
+    let text = language::complete_truncated(text, lexicon);
     for w in language::words(&text) {
         if is_stopword(&w) || w.chars().count() < 2 {
             continue;
@@ -516,7 +516,7 @@ impl SearchIndex {
 
     /// Analyses a question into concepts. `lang` decides whether the English glossary applies.
     pub fn analyse(&self, text: &str, lang: Lang) -> Analysis {
-        let text = language::complete_truncated(text, |w| self.lexicon.knows(w));
+        let text = language::complete_truncated(text, &self.lexicon);
         let words = language::words_joined(&text, |w| {
             self.lexicon.knows(w)
                 || self.doc_freq.contains_key(&language::stem(w))

@@ -245,28 +245,28 @@ pub(super) fn answer(
     }
     // The same service in its other forms, with where to book it; its special cases, with
     // their pages.
-    let forms = variants.iter().map(|v| (v, true));
-    for (v, same_service) in forms.chain(special.iter().map(|v| (v, false))) {
+    let forms = variants.iter().map(|v| {
+        let leads = ["Also available as", "Diesen Dienst gibt es auch als"];
+        (v, leads, &v.links.booking)
+    });
+    let cases = special.iter().map(|v| {
+        let leads = [
+            "For a special case there is",
+            "Für einen besonderen Fall gibt es",
+        ];
+        (v, leads, &v.links.source)
+    });
+    for (v, [lead_en, lead_de], link) in forms.chain(cases) {
         let vname = entry_name(v, lang);
-        let (line, link) = match (same_service, en) {
-            (true, true) => (format!("Also available as “{vname}”."), &v.links.booking),
-            (true, false) => (
-                format!("Diesen Dienst gibt es auch als „{vname}“."),
-                &v.links.booking,
-            ),
-            (false, true) => (
-                format!("For a special case there is “{vname}”."),
-                &v.links.source,
-            ),
-            (false, false) => (
-                format!("Für einen besonderen Fall gibt es „{vname}“."),
-                &v.links.source,
-            ),
+        let mut line = if en {
+            format!("{lead_en} “{vname}”.")
+        } else {
+            format!("{lead_de} „{vname}“.")
         };
-        match link.as_ref().or(v.links.source.as_ref()) {
-            Some(url) => parts.push(format!("{line} {url}")),
-            None => parts.push(line),
+        if let Some(url) = link.as_ref().or(v.links.source.as_ref()) {
+            line.push_str(&format!(" {url}"));
         }
+        parts.push(line);
     }
     let mut r = reply(Outcome::Answer, parts.join("\n\n"), lang);
     r.entries = vec![EntryRef::of(e, lang)];

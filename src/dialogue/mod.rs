@@ -428,7 +428,7 @@ impl Dialogue {
                 similarity: h.similarity,
             })
             .collect();
-        match self.decide(&hits, &kb.forms, &kb.special) {
+        match self.decide(&hits, &kb) {
             Choice::Answer(i) => {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
@@ -466,9 +466,8 @@ impl Dialogue {
         }
     }
 
-    /// `forms` are each entry's other forms (see [`Knowledge`]).
-    /// `special` are each entry's special cases.
-    fn decide(&self, hits: &[Hit], forms: &[Vec<usize>], special: &[Vec<usize>]) -> Choice {
+    /// `kb` tells each entry's other forms and special cases (see [`Knowledge`]).
+    fn decide(&self, hits: &[Hit], kb: &Knowledge) -> Choice {
         let c = self.confidence;
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
@@ -479,7 +478,7 @@ impl Dialogue {
         let plain_case = |h: &Hit| {
             best.specificity >= NAMED_SPECIFICITY
                 && h.specificity < NAMED_SPECIFICITY
-                && special[best.entry].contains(&h.entry)
+                && kb.special[best.entry].contains(&h.entry)
         };
         let close = |i: usize| {
             let h = &hits[i];
@@ -488,7 +487,7 @@ impl Dialogue {
             // answer names; so is a special case the question does not speak of.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
-                && !forms[best.entry].contains(&h.entry)
+                && !kb.forms[best.entry].contains(&h.entry)
                 && !plain_case(h)
         };
         let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;

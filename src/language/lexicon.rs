@@ -88,11 +88,7 @@ impl Lexicon {
         }
         // Longest known head first: German compounds put the core meaning last.
         let mut fallback: Option<Vec<String>> = None;
-        for cut in MIN_MODIFIER..=chars.len() - MIN_HEAD {
-            let head: String = chars[cut..].iter().collect();
-            if !self.knows(&head) || is_stopword(&head) {
-                continue;
-            }
+        for (cut, head) in self.known_ends(&chars, MIN_MODIFIER) {
             let modifier: String = chars[..cut].iter().collect();
             if let Some(mut parts) = self.modifier_parts(&modifier) {
                 parts.push(head);
@@ -107,6 +103,27 @@ impl Lexicon {
             }
         }
         fallback
+    }
+
+    /// The longest end of a word that is a word of the catalogue's own, of [`MIN_HEAD`]
+    /// letters or more, short of the whole word: the head a compound's truncated first part
+    /// lacks ("meldung" of "ummeldung", for "An- oder Ummeldung").
+    pub fn known_head(&self, word: &str) -> Option<String> {
+        let chars: Vec<char> = word.chars().collect();
+        self.known_ends(&chars, 1).next().map(|(_, head)| head)
+    }
+
+    /// The ends of a word that the catalogue uses as words (not stopwords), longest first,
+    /// each of [`MIN_HEAD`] letters or more after at least `min_start` letters, with where it
+    /// begins.
+    fn known_ends<'a>(
+        &'a self,
+        chars: &'a [char],
+        min_start: usize,
+    ) -> impl Iterator<Item = (usize, String)> + 'a {
+        (min_start..=chars.len().saturating_sub(MIN_HEAD))
+            .map(|cut| (cut, chars[cut..].iter().collect::<String>()))
+            .filter(|(_, head)| self.knows(head) && !is_stopword(head))
     }
 
     /// The known first part of a compound whose last part is unknown: "beglaubigungsstempel"

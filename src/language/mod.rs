@@ -120,15 +120,12 @@ pub fn number_word(word: &str) -> Option<&'static str> {
 /// takes the last part of the word that follows.
 const TRUNCATION_CONJUNCTIONS: &[&str] = &["und", "oder", "bzw", "sowie"];
 
-/// A compound's head, shortest that ends a truncated first part ("meldung" of "Ummeldung").
-const MIN_TRUNCATED_HEAD: usize = 4;
-
 /// Text with each truncated first part of a German compound written out in full:
 /// "An- oder Ummeldung" → "anmeldung oder Ummeldung", "Überführungs- und Probefahrten" →
-/// "überführungsfahrten und Probefahrten". The part it lacks is the longest end of the next
-/// word that is a word of its own (`knows`); a truncation whose next word has none is left as
-/// it is.
-pub fn complete_truncated<'a>(text: &'a str, knows: impl Fn(&str) -> bool) -> Cow<'a, str> {
+/// "überführungsfahrten und Probefahrten". The part it lacks is the next word's head as the
+/// lexicon knows it ([`Lexicon::known_head`]); a truncation whose next word has none is left
+/// as it is.
+pub fn complete_truncated<'a>(text: &'a str, lexicon: &Lexicon) -> Cow<'a, str> {
     if !text.contains("- ") {
         return Cow::Borrowed(text);
     }
@@ -156,14 +153,7 @@ pub fn complete_truncated<'a>(text: &'a str, knows: impl Fn(&str) -> bool) -> Co
             .take_while(|c| c.is_alphanumeric())
             .flat_map(char::to_lowercase)
             .collect();
-        let starts: Vec<usize> = next.char_indices().map(|(at, _)| at).collect();
-        let head = starts
-            .iter()
-            .skip(1)
-            .map(|&at| &next[at..])
-            .filter(|h| h.chars().count() >= MIN_TRUNCATED_HEAD)
-            .find(|h| knows(h));
-        if let Some(head) = head {
+        if let Some(head) = lexicon.known_head(&next) {
             out[i] = Cow::Owned(format!("{opening}{}{head}", first.to_lowercase()));
             changed = true;
         }
@@ -333,8 +323,8 @@ mod tests {
             "versicherung",
             "unternehmens",
         ];
-        let knows = |w: &str| known.contains(&w);
-        let complete = |text| complete_truncated(text, knows).into_owned();
+        let lexicon = Lexicon::from_words(known);
+        let complete = |text| complete_truncated(text, &lexicon).into_owned();
         assert_eq!(
             complete("Die An- oder Ummeldung."),
             "Die anmeldung oder Ummeldung."
@@ -359,7 +349,7 @@ mod tests {
             "Gebühr - 20 Euro",
         ] {
             assert!(
-                matches!(complete_truncated(text, knows), Cow::Borrowed(_)),
+                matches!(complete_truncated(text, &lexicon), Cow::Borrowed(_)),
                 "{text}"
             );
         }
