@@ -108,6 +108,13 @@ impl Analysis {
     pub fn total_weight(&self) -> f32 {
         self.concepts.iter().map(|c| c.weight).sum()
     }
+
+    /// Whether one of the question's concepts has this term among its terms.
+    pub fn asks(&self, term: &str) -> bool {
+        self.concepts
+            .iter()
+            .any(|c| c.terms.iter().any(|(t, _)| t == term))
+    }
 }
 
 /// A candidate entry for a question.
@@ -1131,6 +1138,17 @@ impl SearchIndex {
     /// BM25F with one document frequency per term across all fields, so that a word common
     /// in the catalogue (the city's name) counts little even where it is rare in names.
     /// A concept counts with its best term.
+    /// Whether the question asks for a word of `entry`'s name that `other`'s name lacks:
+    /// "Reisepass verloren" asks for "Verlust" of "Verlust oder Diebstahl Reisepass", which
+    /// "Reisepass" lacks.
+    pub fn asks_beyond(&self, analysis: &Analysis, entry: usize, other: usize) -> bool {
+        let theirs = &self.terms[other].name;
+        self.terms[entry]
+            .name
+            .iter()
+            .any(|(t, _)| !theirs.iter().any(|(o, _)| o == t) && analysis.asks(t))
+    }
+
     pub fn entry_id(&self, entry: usize) -> &EntryId {
         &self.ids[entry]
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::knowledge::{Catalogue, Entry, EntryId};
 use crate::language::{self, Lang};
-use crate::search::{Hit, SearchError, SearchIndex};
+use crate::search::{Analysis, Hit, SearchError, SearchIndex};
 use crate::semantic::Vectors;
 
 /// What the bot did with a message.
@@ -183,8 +183,9 @@ pub struct Knowledge {
     /// For each entry, the other entries that are the same service in another form
     /// ([`variants`]), found once when the catalogue is published.
     forms: Vec<Vec<usize>>,
-    /// For each entry, the entries that are a special case of it: its name followed by a
-    /// qualifier ("Wohnsitzanmeldung – Familie" of "Wohnsitzanmeldung", [`narrows`]).
+    /// For each entry, the entries that are a special case of it: its name with a qualifier
+    /// ("Wohnsitzanmeldung – Familie" of "Wohnsitzanmeldung", "Verlust oder Diebstahl
+    /// Reisepass" of "Reisepass", [`narrows`]), not another form of it.
     special: Vec<Vec<usize>>,
 }
 
@@ -205,9 +206,14 @@ impl Knowledge {
                     .collect()
             })
             .collect();
-        let special = names
-            .iter()
-            .map(|a| (0..names.len()).filter(|&j| narrows(names[j], a)).collect())
+        let special = (0..names.len())
+            .map(|i| {
+                (0..names.len())
+                    .filter(|&j| {
+                        j != i && narrows(names[j], names[i]) && !variants(names[i], names[j])
+                    })
+                    .collect()
+            })
             .collect();
         Knowledge {
             catalogue,
@@ -408,13 +414,26 @@ impl Dialogue {
             return done(compose::dont_know(lang), next, Vec::new());
         }
 
-        let hits = match kb.index.search(&analysis, semantic) {
+        let mut hits = match kb.index.search(&analysis, semantic) {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "search failed");
                 Vec::new()
             }
         };
+        // The best entry is a special case of a close entry that the question names in full,
+        // and the question says nothing of what makes the best one special: the plain service
+        // goes first.
+        if let Some(best) = hits.first().map(|h| h.entry)
+            && let Some(plain) = (1..hits.len().min(3)).find(|&i| {
+                hits[i].specificity >= NAMED_SPECIFICITY
+                    && kb.special[hits[i].entry].contains(&best)
+                    && !kb.index.asks_beyond(&analysis, best, hits[i].entry)
+            })
+        {
+            let h = hits.remove(plain);
+            hits.insert(0, h);
+        }
         let candidates: Vec<Candidate> = hits
             .iter()
             .map(|h| Candidate {
@@ -428,7 +447,7 @@ impl Dialogue {
                 similarity: h.similarity,
             })
             .collect();
-        match self.decide(&hits, &kb) {
+        match self.decide(&hits, &analysis, &kb) {
             Choice::Answer(i) => {
                 let entry = &kb.catalogue.entries[hits[i].entry];
                 next.last_entry = Some(entry.id.clone());
@@ -467,28 +486,35 @@ impl Dialogue {
     }
 
     /// `kb` tells each entry's other forms and special cases (see [`Knowledge`]).
-    fn decide(&self, hits: &[Hit], kb: &Knowledge) -> Choice {
+    fn decide(&self, hits: &[Hit], analysis: &Analysis, kb: &Knowledge) -> Choice {
         let c = self.confidence;
         let Some(best) = hits.first() else {
             return Choice::DontKnow;
         };
-        // The question names a service in full and says nothing of what makes a special case
-        // of it special ("Wohnsitzanmeldung", not "… – Familie"): the plain service is meant,
-        // and the answer names the special case.
-        let plain_case = |h: &Hit| {
-            best.specificity >= NAMED_SPECIFICITY
-                && h.specificity < NAMED_SPECIFICITY
-                && kb.special[best.entry].contains(&h.entry)
+        // The question says nothing of what makes a special case of the best entry special
+        // ("Wohnsitzanmeldung", not "… – Familie"): the plain service is meant, and the answer
+        // names the special case. The other way round, the best entry is a special case of
+        // another and the question speaks of what makes it special ("Reisepass verloren":
+        // "Verlust oder Diebstahl Reisepass", not "Reisepass").
+        let unasked_case = |h: &Hit| {
+            kb.special[best.entry].contains(&h.entry)
+                && !kb.index.asks_beyond(analysis, h.entry, best.entry)
+        };
+        let asked_case = |h: &Hit| {
+            kb.special[h.entry].contains(&best.entry)
+                && kb.index.asks_beyond(analysis, best.entry, h.entry)
         };
         let close = |i: usize| {
             let h = &hits[i];
             // A close second that explains less of its own name is a variant, not a rival;
             // so is the same service in another form ("… (Telefon-Termin)"), which the
-            // answer names; so is a special case the question does not speak of.
+            // answer names; so is a special case the question does not speak of, and the plain
+            // service when the question speaks of the special case.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
                 && !kb.forms[best.entry].contains(&h.entry)
-                && !plain_case(h)
+                && !unasked_case(h)
+                && !asked_case(h)
         };
         let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
         if best.coverage >= c.answer_coverage
@@ -542,16 +568,6 @@ impl Dialogue {
 /// Auslandsbezug"). A plain name and one with something ("Kurzzeitkennzeichen", "… mit
 /// ausländischen Fahrzeugdokumenten") are not: the question may speak of that something.
 fn variants(a: &str, b: &str) -> bool {
-    fn bracketed(name: &str) -> &str {
-        let name = name.trim();
-        match name
-            .strip_suffix(')')
-            .and_then(|n| n.rfind('(').map(|at| &n[..at]))
-        {
-            Some(rest) => rest.trim_end(),
-            None => name,
-        }
-    }
     /// "X mit Y" → (X, true, Y); "X ohne Y" → (X, false, Y).
     fn with_or_without(name: &str) -> Option<(&str, bool, &str)> {
         [
@@ -603,21 +619,35 @@ fn variants(a: &str, b: &str) -> bool {
     }
 }
 
-/// Whether `name` is a special case of `general`: the general name, then a qualifier after a
-/// word's end ("Wohnsitzanmeldung – Familie", "Parkausweis für Härtefalle";
-/// not "Parkausweisverlängerung").
-fn narrows(name: &str, general: &str) -> bool {
-    let (name, general) = (name.trim(), general.trim());
-    if general.is_empty() || name.len() <= general.len() {
-        return false;
+/// A name without a qualifier in brackets at its end ("Altersrente (Telefon-Termin)" →
+/// "Altersrente").
+fn bracketed(name: &str) -> &str {
+    let name = name.trim();
+    match name
+        .strip_suffix(')')
+        .and_then(|n| n.rfind('(').map(|at| &n[..at]))
+    {
+        Some(rest) => rest.trim_end(),
+        None => name,
     }
-    let Some(head) = name.get(..general.len()) else {
-        return false;
+}
+
+/// Whether `name` is a special case of `general`: the general name's words, in their order,
+/// with a qualifier before or after them ("Wohnsitzanmeldung – Familie", "Parkausweis für
+/// Härtefalle", "Verlust oder Diebstahl Reisepass" of "Reisepass"; not
+/// "Parkausweisverlängerung"). Function words do not count, nor does a bracketed qualifier
+/// of the general name ("Verlust oder Diebstahl eID-Karte" of "eID-Karte (EU/EWR)").
+fn narrows(name: &str, general: &str) -> bool {
+    let content = |text: &str| -> Vec<String> {
+        language::words(text)
+            .into_iter()
+            .filter(|w| !language::is_stopword(w))
+            .collect()
     };
-    let rest = &name[general.len()..];
-    head.to_lowercase() == general.to_lowercase()
-        && rest.starts_with(|c: char| !c.is_alphanumeric())
-        && rest.chars().any(char::is_alphanumeric)
+    let (name, general) = (content(name), content(bracketed(general)));
+    !general.is_empty()
+        && name.len() > general.len()
+        && name.windows(general.len()).any(|w| w == general.as_slice())
 }
 
 /// An entry counts as named in full when the question explains this much of its name.
@@ -781,13 +811,55 @@ mod tests {
     }
 
     #[test]
-    fn a_name_with_a_qualifier_after_it_narrows_the_plain_name() {
+    fn a_name_with_a_qualifier_narrows_the_plain_name() {
         assert!(narrows("Wohnsitzanmeldung – Familie", "Wohnsitzanmeldung"));
         assert!(narrows("Parkausweis für Härtefalle", "parkausweis"));
         assert!(!narrows("Parkausweisverlängerung", "Parkausweis"));
         assert!(!narrows("Parkausweis", "Parkausweis"));
         assert!(!narrows("Parkausweis – ", "Parkausweis"));
         assert!(!narrows("Parkausweis", "Parkausweis für Härtefalle"));
+        // The qualifier may come first; function words and the general name's bracketed
+        // qualifier do not count.
+        assert!(narrows(
+            "Verlust oder Diebstahl eID-Karte",
+            "eID-Karte (EU/EWR)"
+        ));
+        assert!(narrows(
+            "Einschalten der eID-Funktion oder Änderung der PIN – Elektronischer Aufenthaltstitel",
+            "Einschalten eID-Funktion oder Änderung der PIN"
+        ));
+        assert!(!narrows("Reisepass beantragen", "Personalausweis"));
+        assert!(!narrows("Kinderreisepass", "Reisepass"));
+    }
+
+    #[test]
+    fn another_form_of_a_service_is_no_special_case_of_it() {
+        let d = dialogue(vec![
+            entry(
+                "vor-ort",
+                "Altersrente (Vor-Ort-Termin)",
+                "Beratung im Büro.",
+            ),
+            entry(
+                "telefon",
+                "Altersrente (Telefon-Termin)",
+                "Beratung am Telefon.",
+            ),
+        ]);
+        let kb = d.knowledge();
+        let at = |id: &str| {
+            kb.catalogue
+                .entries
+                .iter()
+                .position(|e| e.id.as_str() == id)
+                .unwrap()
+        };
+        assert!(narrows(
+            "Altersrente (Telefon-Termin)",
+            "Altersrente (Vor-Ort-Termin)"
+        ));
+        assert_eq!(kb.forms[at("vor-ort")], [at("telefon")]);
+        assert!(kb.special[at("vor-ort")].is_empty());
     }
 
     #[test]
@@ -830,6 +902,47 @@ mod tests {
             reply.entries.iter().any(|e| e.id.as_str() == "familie"),
             "{:?} {}",
             reply.outcome,
+            reply.text
+        );
+    }
+
+    #[test]
+    fn a_special_case_the_question_speaks_of_goes_before_the_plain_service() {
+        let d = dialogue(vec![
+            entry(
+                "verlust",
+                "Verlust oder Diebstahl Reisepass",
+                "Melden Sie es sofort.",
+            ),
+            entry(
+                "fund",
+                "Fundsache abholen",
+                "Nach einem Verlust fragen Sie im Fundbüro.",
+            ),
+            entry(
+                "ausweis",
+                "Personalausweis",
+                "Nach einem Verlust beantragen Sie einen neuen Ausweis.",
+            ),
+            entry(
+                "ermaessigung",
+                "Hundesteuer – Ermäßigung",
+                "Wer einen Hund aus dem Tierheim holt, zahlt im ersten Jahr keine \
+                 Hundesteuer für diesen Hund.",
+            ),
+        ]);
+        let reply = first_reply(&d, "Verlust meines Reisepasses");
+        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
+        assert_eq!(reply.entries[0].id.as_str(), "verlust");
+        // A question that says nothing of what makes a special case special is about the
+        // plain service, even where the special case's text says the question's words more
+        // often; the answer names the special case.
+        let reply = first_reply(&d, "Hundesteuer für meinen Hund im ersten Jahr");
+        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
+        assert_eq!(reply.entries[0].id.as_str(), "hund");
+        assert!(
+            reply.text.contains("„Hundesteuer – Ermäßigung“"),
+            "{}",
             reply.text
         );
     }
