@@ -155,6 +155,8 @@ struct EntryTerms {
     /// The name's terms that say what the entry is (not generic actions such as
     /// "beantragen"), with their weights.
     name: Vec<(String, f32)>,
+    /// Pairs of the name's terms joined by a slash ([`slash_alternatives`]).
+    alternatives: Vec<(String, String)>,
     /// Every term of the entry. One lookup per question term and candidate serves coverage,
     /// title coverage and BM25F.
     terms: FxHashMap<String, TermStats>,
@@ -238,6 +240,21 @@ fn analyse_text(lexicon: &Lexicon, text: &str) -> (Vec<String>, Vec<String>) {
         compound_parts(lexicon, &w, 0, &mut parts);
     }
     (stems, parts)
+}
+
+/// Pairs of a name's words joined by a slash, as index terms. They are alternatives ("EU/EWR",
+/// "Aushändigung/Abgabe", "beantragen/ändern"): a question that says one explains both.
+fn slash_alternatives(name: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for token in name.split_whitespace() {
+        let pieces: Vec<Vec<String>> = token.split('/').map(language::words).collect();
+        for pair in pieces.windows(2) {
+            if let (Some(a), Some(b)) = (pair[0].last(), pair[1].first()) {
+                out.push((language::stem(a), language::stem(b)));
+            }
+        }
+    }
+    out
 }
 
 /// Stems of every part of a compound, recursively ("bewohnerparkausweis" → bewohn,
@@ -348,7 +365,10 @@ impl SearchIndex {
             // The parts of a compound in the name ("Lebens|bescheinigung") name the entry too.
             let title_parts: Vec<String> = name_p.iter().chain(&kw_p).cloned().collect();
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
-            let mut et = EntryTerms::default();
+            let mut et = EntryTerms {
+                alternatives: slash_alternatives(&name),
+                ..EntryTerms::default()
+            };
             for (f, list) in [&name_t, &kw_t, &sum_t, &body_t, &parts]
                 .into_iter()
                 .enumerate()
@@ -915,7 +935,13 @@ impl SearchIndex {
             let (mut explained, mut total_name) = (0.0, 0.0);
             for (t, w) in &terms.name {
                 total_name += w;
-                if asked.contains(t.as_str()) {
+                let alternative_asked = || {
+                    terms.alternatives.iter().any(|(a, b)| {
+                        (a == t && asked.contains(b.as_str()))
+                            || (b == t && asked.contains(a.as_str()))
+                    })
+                };
+                if asked.contains(t.as_str()) || alternative_asked() {
                     explained += w;
                 }
             }
@@ -1374,6 +1400,40 @@ steuerbescheid|1\n\
         assert!(
             words.contains(&"überführungsfahrten".to_string()),
             "{words:?}"
+        );
+    }
+
+    #[test]
+    fn a_question_naming_one_of_two_words_joined_by_a_slash_explains_both() {
+        let index = index_with(&[
+            (
+                "eu",
+                "Umschreibung EU/EWR-Führerschein",
+                "Ein Führerschein aus einem Staat der EU wird umgeschrieben.",
+            ),
+            (
+                "ausland",
+                "Umschreibung eines ausländischen Führerscheins",
+                "Ein Führerschein aus dem Ausland wird umgeschrieben.",
+            ),
+        ]);
+        let hits = index
+            .search(
+                &index.analyse("Umschreibung meines EU-Führerscheins", Lang::De),
+                None,
+            )
+            .unwrap();
+        let specificity = |id: &str| {
+            hits.iter()
+                .find(|h| index.entry_id(h.entry).as_str() == id)
+                .map(|h| h.specificity)
+                .unwrap()
+        };
+        assert!(specificity("eu") > 0.99, "{}", specificity("eu"));
+        assert!(specificity("ausland") < specificity("eu"));
+        assert_eq!(
+            slash_alternatives("Aushändigung/Abgabe Originalunterlagen"),
+            [("aushand".to_string(), "abgab".to_string())]
         );
     }
 

@@ -548,9 +548,20 @@ impl Dialogue {
         {
             return Choice::Answer(0);
         }
-        let plausible = best.lexical >= c.clarify_score || best.strength >= c.clarify_strength;
+        // Worth offering: the best entry, or one that comes as close to the question as the
+        // best does (which of two near-equal entries is first should not decide whether
+        // the bot knows something).
+        let plausible = |h: &Hit| {
+            h.coverage >= c.clarify_coverage
+                && (h.lexical >= c.clarify_score || h.strength >= c.clarify_strength)
+        };
         let similar = best.similarity >= c.clarify_similarity;
-        if (best.coverage >= c.clarify_coverage && plausible) || similar {
+        if hits
+            .iter()
+            .take(3)
+            .any(|h| h.score >= best.score * c.ambiguous_ratio && plausible(h))
+            || similar
+        {
             let choices = (0..hits.len().min(3))
                 .filter(|&i| hits[i].score >= best.score * CHOICE_RATIO)
                 .collect();
@@ -945,6 +956,29 @@ mod tests {
             "{}",
             reply.text
         );
+    }
+
+    #[test]
+    fn a_question_is_offered_choices_when_a_close_second_covers_it() {
+        let d = dialogue(vec![
+            entry(
+                "vater",
+                "Vaterschaftsanerkennung",
+                "Die Vaterschaft erkennen Sie beim Standesamt an.",
+            ),
+            entry(
+                "geburt",
+                "Geburtsurkunde",
+                "Nach der Geburt im Krankenhaus stellt das Standesamt die Urkunde aus; \
+                 Eltern mit Baby bringen den Ausweis mit.",
+            ),
+        ]);
+        let q = "Vaterschaftsanerkennung Krankenhaus Eltern Zwillinge Oktober Hebamme";
+        // The name's entry is first, but the question is mostly about the other one.
+        let reply = first_reply(&d, q);
+        assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
+        let offered: Vec<&str> = reply.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(offered, ["vater", "geburt"]);
     }
 
     #[test]
