@@ -386,7 +386,14 @@ impl SearchIndex {
             for t in et.terms.keys() {
                 *doc_freq.entry(t.clone()).or_default() += 1;
             }
-            let mut name = name_t.clone();
+            // The words that say what the entry is. A bracketed qualifier at the name's end
+            // annotates it ("(§ 81 AufenthG)", "(Telefon-Termin)"): a question names the
+            // service without it.
+            let core = match language::unbracketed(&name) {
+                "" => name.as_str(),
+                core => core,
+            };
+            let mut name = analyse_text(&lexicon, core).0;
             name.sort();
             name.dedup();
             name.retain(|t| !language::is_generic_action(t));
@@ -1435,6 +1442,20 @@ steuerbescheid|1\n\
             slash_alternatives("Aushändigung/Abgabe Originalunterlagen"),
             [("aushand".to_string(), "abgab".to_string())]
         );
+    }
+
+    #[test]
+    fn a_bracketed_qualifier_at_the_end_of_a_name_need_not_be_asked() {
+        let index = index_with(&[(
+            "duldung",
+            "Duldung - Ausbildung (§ 60c AufenthG)",
+            "Während der Ausbildung können Sie eine Duldung bekommen.",
+        )]);
+        let hits = index
+            .search(&index.analyse("Duldung für die Ausbildung", Lang::De), None)
+            .unwrap();
+        assert_eq!(index.entry_id(hits[0].entry).as_str(), "duldung");
+        assert!(hits[0].specificity > 0.99, "{}", hits[0].specificity);
     }
 
     #[test]

@@ -618,7 +618,7 @@ fn variants(a: &str, b: &str) -> bool {
     {
         return true;
     }
-    let (ba, bb) = (bracketed(a), bracketed(b));
+    let (ba, bb) = (language::unbracketed(a), language::unbracketed(b));
     if !ba.is_empty() && ba == bb {
         return true;
     }
@@ -627,19 +627,6 @@ fn variants(a: &str, b: &str) -> bool {
             !xa.is_empty() && xa == xb && wa != wb && ya == yb
         }
         _ => false,
-    }
-}
-
-/// A name without a qualifier in brackets at its end ("Altersrente (Telefon-Termin)" →
-/// "Altersrente").
-fn bracketed(name: &str) -> &str {
-    let name = name.trim();
-    match name
-        .strip_suffix(')')
-        .and_then(|n| n.rfind('(').map(|at| &n[..at]))
-    {
-        Some(rest) => rest.trim_end(),
-        None => name,
     }
 }
 
@@ -655,7 +642,7 @@ fn narrows(name: &str, general: &str) -> bool {
             .filter(|w| !language::is_stopword(w))
             .collect()
     };
-    let (name, general) = (content(name), content(bracketed(general)));
+    let (name, general) = (content(name), content(language::unbracketed(general)));
     !general.is_empty()
         && name.len() > general.len()
         && name.windows(general.len()).any(|w| w == general.as_slice())

@@ -70,6 +70,19 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// A name without a qualifier in brackets at its end ("Altersrente (Telefon-Termin)" →
+/// "Altersrente").
+pub fn unbracketed(name: &str) -> &str {
+    let name = name.trim();
+    match name
+        .strip_suffix(')')
+        .and_then(|n| n.rfind('(').map(|at| &n[..at]))
+    {
+        Some(rest) => rest.trim_end(),
+        None => name,
+    }
+}
+
 /// The digits of a number written as a word ("zwei" → "2", "twelve" → "12"), in German
 /// or English, so that it counts like a number written in digits.
 pub fn number_word(word: &str) -> Option<&'static str> {
