@@ -1459,6 +1459,28 @@ steuerbescheid|1\n\
     }
 
     #[test]
+    fn issuing_a_document_is_no_topic() {
+        let index = index_with(&[
+            (
+                "fuehrung",
+                "Führungen durch die Feuerwehrausstellung",
+                "Die Ausstellung zeigt alte Löschfahrzeuge.",
+            ),
+            (
+                "melde",
+                "Meldebescheinigung",
+                "Die Meldebescheinigung bestätigt Ihre Adresse.",
+            ),
+        ]);
+        for q in [
+            "Wer stellt die Meldebescheinigung aus?",
+            "Wo wird eine Meldebescheinigung ausgestellt?",
+        ] {
+            assert_eq!(found(&index, q, Lang::De), ["melde"], "{q}");
+        }
+    }
+
+    #[test]
     fn a_word_said_twice_is_one_concept() {
         let index = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
         let concepts = |text| index.analyse(text, Lang::De).concepts.len();

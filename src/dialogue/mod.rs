@@ -421,13 +421,16 @@ impl Dialogue {
                 Vec::new()
             }
         };
-        // The best entry is a special case of a close entry that the question names in full,
-        // and the question says nothing of what makes the best one special: the plain service
-        // goes first.
-        if let Some(best) = hits.first().map(|h| h.entry)
+        // The best entry is a special case of another among the first three, the question
+        // says nothing of what makes it special, and it names the plain service in full or
+        // finds it as close: the plain service goes first.
+        if let Some(first) = hits.first()
+            && let best = first.entry
             && let Some(plain) = (1..hits.len().min(3)).find(|&i| {
-                hits[i].specificity >= NAMED_SPECIFICITY
-                    && kb.special[hits[i].entry].contains(&best)
+                let h = &hits[i];
+                (h.specificity >= NAMED_SPECIFICITY
+                    || h.score >= first.score * self.confidence.ambiguous_ratio)
+                    && kb.special[h.entry].contains(&best)
                     && !kb.index.asks_beyond(&analysis, best, hits[i].entry)
             })
         {
@@ -966,6 +969,32 @@ mod tests {
         assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
         let offered: Vec<&str> = reply.entries.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(offered, ["vater", "geburt"]);
+    }
+
+    #[test]
+    fn a_special_case_as_close_as_the_plain_service_goes_after_it() {
+        let d = dialogue(vec![
+            entry(
+                "melden",
+                "Anmeldung",
+                "Bringen Sie die Wohnungsgeberbestätigung mit.",
+            ),
+            entry(
+                "familie",
+                "Anmeldung – Familie",
+                "Bringen Sie die Wohnungsgeberbestätigung und die Wohnungsgeberbestätigung \
+                 für jedes Kind mit.",
+            ),
+        ]);
+        let found = d
+            .respond(
+                &Context::default(),
+                &Inbound::text("Wohnungsgeberbestätigung"),
+            )
+            .candidates;
+        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids[..2], ["melden", "familie"], "{found:?}");
+        assert!(found[1].score > found[0].score);
     }
 
     #[test]

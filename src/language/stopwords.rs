@@ -432,6 +432,10 @@ const FILLER: &[&str] = &[
     "funktionieren",
     "bräuchte",
     "geben",
+    // What an office does with any document ("Wer stellt die Bescheinigung aus?").
+    "ausstellen",
+    "ausstellt",
+    "ausgestellt",
     "stadt",
     "neu",
     "neue",
