@@ -1168,9 +1168,6 @@ impl SearchIndex {
         })
     }
 
-    /// BM25F with one document frequency per term across all fields, so that a word common
-    /// in the catalogue (the city's name) counts little even where it is rare in names.
-    /// A concept counts with its best term.
     /// Whether the question asks for a word of `entry`'s name that `other`'s name lacks:
     /// "Reisepass verloren" asks for "Verlust" of "Verlust oder Diebstahl Reisepass", which
     /// "Reisepass" lacks.
@@ -1182,6 +1179,7 @@ impl SearchIndex {
             .any(|(t, _)| !theirs.iter().any(|(o, _)| o == t) && analysis.asks(t))
     }
 
+    /// The id of the entry at this position of the catalogue.
     pub fn entry_id(&self, entry: usize) -> &EntryId {
         &self.ids[entry]
     }
