@@ -153,7 +153,7 @@ struct Fields {
 #[derive(Default)]
 struct EntryTerms {
     /// The name's terms that say what the entry is (not generic actions such as
-    /// "beantragen"), with their weights.
+    /// "beantragen", not a bracketed qualifier at its end), with their weights.
     name: Vec<(String, f32)>,
     /// Pairs of the name's terms joined by a slash ([`slash_alternatives`]).
     alternatives: Vec<(String, String)>,

@@ -424,14 +424,13 @@ impl Dialogue {
         // The best entry is a special case of another among the first three, the question
         // says nothing of what makes it special, and it names the plain service in full or
         // finds it as close: the plain service goes first.
-        if let Some(first) = hits.first()
-            && let best = first.entry
+        if let Some((best, best_score)) = hits.first().map(|h| (h.entry, h.score))
             && let Some(plain) = (1..hits.len().min(3)).find(|&i| {
                 let h = &hits[i];
                 (h.specificity >= NAMED_SPECIFICITY
-                    || h.score >= first.score * self.confidence.ambiguous_ratio)
+                    || h.score >= best_score * self.confidence.ambiguous_ratio)
                     && kb.special[h.entry].contains(&best)
-                    && !kb.index.asks_beyond(&analysis, best, hits[i].entry)
+                    && !kb.index.asks_beyond(&analysis, best, h.entry)
             })
         {
             let h = hits.remove(plain);
@@ -908,7 +907,7 @@ mod tests {
     }
 
     #[test]
-    fn a_special_case_the_question_speaks_of_goes_before_the_plain_service() {
+    fn a_special_case_goes_first_only_where_the_question_speaks_of_it() {
         let d = dialogue(vec![
             entry(
                 "verlust",
