@@ -155,7 +155,7 @@ struct EntryTerms {
     /// The name's terms that say what the entry is (not generic actions such as
     /// "beantragen", not a bracketed qualifier at its end), with their weights.
     name: Vec<(String, f32)>,
-    /// Pairs of the name's terms joined by a slash ([`slash_alternatives`]).
+    /// Pairs of the name's terms that are alternatives ([`name_alternatives`]).
     alternatives: Vec<(String, String)>,
     /// Every term of the entry. One lookup per question term and candidate serves coverage,
     /// title coverage and BM25F.
@@ -242,15 +242,50 @@ fn analyse_text(lexicon: &Lexicon, text: &str) -> (Vec<String>, Vec<String>) {
     (stems, parts)
 }
 
-/// Pairs of a name's words joined by a slash, as index terms. They are alternatives ("EU/EWR",
-/// "Aushändigung/Abgabe", "beantragen/ändern"): a question that says one explains both.
-fn slash_alternatives(name: &str) -> Vec<(String, String)> {
+/// Pairs of a name's words that are alternatives, as index terms: joined by a slash ("EU/EWR",
+/// "Aushändigung/Abgabe", "beantragen/ändern"), or listed with "oder" ("Verlust oder Diebstahl",
+/// "Personalausweis, Reisepass oder eID-Karte", "Kfz-Versicherung oder Kfz-Steuer"). A
+/// question that says one explains the others.
+fn name_alternatives(name: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for token in name.split_whitespace() {
+    let tokens: Vec<&str> = name.split_whitespace().collect();
+    for token in &tokens {
         let pieces: Vec<Vec<String>> = token.split('/').map(language::words).collect();
         for pair in pieces.windows(2) {
             if let (Some(a), Some(b)) = (pair[0].last(), pair[1].first()) {
                 out.push((language::stem(a), language::stem(b)));
+            }
+        }
+    }
+    for (k, token) in tokens.iter().enumerate() {
+        if !matches!(*token, "oder" | "bzw." | "or") || k == 0 || k + 1 == tokens.len() {
+            continue;
+        }
+        // The item before "oder", and those before it in a list of single words with commas.
+        let mut items = vec![tokens[k - 1], tokens[k + 1]];
+        let mut j = k - 1;
+        while j > 0 && tokens[j - 1].ends_with(',') {
+            j -= 1;
+            items.push(tokens[j]);
+        }
+        let stems: Vec<Vec<String>> = items
+            .iter()
+            .map(|t| {
+                language::words(t)
+                    .iter()
+                    .map(|w| language::stem(w))
+                    .collect()
+            })
+            .collect();
+        // Each word of one alternative with each of another, but for the words they share
+        // ("Kfz" of "Kfz-Versicherung oder Kfz-Steuer" is no alternative).
+        for (x, a) in stems.iter().enumerate() {
+            for b in &stems[x + 1..] {
+                for s in a.iter().filter(|s| !b.contains(s)) {
+                    for t in b.iter().filter(|t| !a.contains(t)) {
+                        out.push((s.clone(), t.clone()));
+                    }
+                }
             }
         }
     }
@@ -366,7 +401,7 @@ impl SearchIndex {
             let title_parts: Vec<String> = name_p.iter().chain(&kw_p).cloned().collect();
             let parts: Vec<String> = [name_p, kw_p, sum_p, body_p].concat();
             let mut et = EntryTerms {
-                alternatives: slash_alternatives(&name),
+                alternatives: name_alternatives(&name),
                 ..EntryTerms::default()
             };
             for (f, list) in [&name_t, &kw_t, &sum_t, &body_t, &parts]
@@ -1254,6 +1289,15 @@ steuerbescheid|1\n\
     }
 
     /// The ids of the entries found for a question, best first.
+    /// The first hit for a German question.
+    fn best_hit(index: &SearchIndex, question: &str) -> Hit {
+        let mut hits = index
+            .search(&index.analyse(question, Lang::De), None)
+            .unwrap();
+        assert!(!hits.is_empty(), "nothing found for {question:?}");
+        hits.swap_remove(0)
+    }
+
     fn found(index: &SearchIndex, text: &str, lang: Lang) -> Vec<String> {
         index
             .search(&index.analyse(text, lang), None)
@@ -1437,9 +1481,48 @@ steuerbescheid|1\n\
         assert!(specificity("eu") > 0.99, "{}", specificity("eu"));
         assert!(specificity("ausland") < specificity("eu"));
         assert_eq!(
-            slash_alternatives("Aushändigung/Abgabe Originalunterlagen"),
+            name_alternatives("Aushändigung/Abgabe Originalunterlagen"),
             [("aushand".to_string(), "abgab".to_string())]
         );
+    }
+
+    #[test]
+    fn words_listed_with_oder_in_a_name_are_alternatives() {
+        let pairs = |name: &str| -> Vec<(String, String)> { name_alternatives(name) };
+        let pair = |a: &str, b: &str| (language::stem(a), language::stem(b));
+        assert_eq!(
+            pairs("Verlust oder Diebstahl Reisepass"),
+            [pair("verlust", "diebstahl")]
+        );
+        // A word both alternatives share is none.
+        assert_eq!(
+            pairs("Probleme bei Kfz-Versicherung oder Kfz-Steuer"),
+            [pair("versicherung", "steuer")]
+        );
+        let list = pairs("Abholung Personalausweis, Reisepass oder eID-Karte");
+        for (a, b) in [
+            ("reisepass", "eid"),
+            ("reisepass", "karte"),
+            ("personalausweis", "reisepass"),
+            ("personalausweis", "karte"),
+        ] {
+            assert!(
+                list.contains(&pair(a, b)) || list.contains(&pair(b, a)),
+                "{a} {b} {list:?}"
+            );
+        }
+        assert!(
+            !list.iter().any(|(a, b)| a == "abhol" || b == "abhol"),
+            "{list:?}"
+        );
+        // Asking for one explains the other.
+        let index = index_with(&[(
+            "verlust",
+            "Verlust oder Diebstahl Reisepass",
+            "Melden Sie den Verlust Ihres Reisepasses.",
+        )]);
+        let best = best_hit(&index, "Diebstahl Reisepass");
+        assert!(best.specificity > 0.99, "{}", best.specificity);
     }
 
     #[test]
@@ -1449,11 +1532,9 @@ steuerbescheid|1\n\
             "Duldung - Ausbildung (§ 60c AufenthG)",
             "Während der Ausbildung können Sie eine Duldung bekommen.",
         )]);
-        let hits = index
-            .search(&index.analyse("Duldung für die Ausbildung", Lang::De), None)
-            .unwrap();
-        assert_eq!(index.entry_id(hits[0].entry).as_str(), "duldung");
-        assert!(hits[0].specificity > 0.99, "{}", hits[0].specificity);
+        let best = best_hit(&index, "Duldung für die Ausbildung");
+        assert_eq!(index.entry_id(best.entry).as_str(), "duldung");
+        assert!(best.specificity > 0.99, "{}", best.specificity);
     }
 
     #[test]
