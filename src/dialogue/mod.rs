@@ -138,8 +138,10 @@ pub struct Confidence {
     /// weight, which carries small catalogues where every term is common) …
     pub answer_score: f32,
     pub answer_strength: f32,
-    /// … and the entry's name or keywords must name some of what was asked …
+    /// … and the entry's name or keywords must name some of what was asked, or its text
+    /// hold this much of it with the answer strength …
     pub answer_title_coverage: f32,
+    pub answer_whole_coverage: f32,
     /// … unless a second entry comes this close in score (ratio to the best).
     pub ambiguous_ratio: f32,
     /// Below the answer bars, the closest entries are offered as choices from this score
@@ -163,6 +165,7 @@ impl Default for Confidence {
             answer_score: 1.2,
             answer_strength: 1.6,
             answer_title_coverage: 0.1,
+            answer_whole_coverage: 0.9,
             ambiguous_ratio: 0.8,
             clarify_score: 0.95,
             clarify_strength: 1.3,
@@ -421,21 +424,7 @@ impl Dialogue {
                 Vec::new()
             }
         };
-        // The best entry is a special case of another among the first three, the question
-        // says nothing of what makes it special, and it names the plain service in full or
-        // finds it as close: the plain service goes first.
-        if let Some((best, best_score)) = hits.first().map(|h| (h.entry, h.score))
-            && let Some(plain) = (1..hits.len().min(3)).find(|&i| {
-                let h = &hits[i];
-                (h.specificity >= NAMED_SPECIFICITY
-                    || h.score >= best_score * self.confidence.ambiguous_ratio)
-                    && kb.special[h.entry].contains(&best)
-                    && !kb.index.asks_beyond(&analysis, best, h.entry)
-            })
-        {
-            let h = hits.remove(plain);
-            hits.insert(0, h);
-        }
+        self.order(&mut hits, &analysis, &kb);
         let candidates: Vec<Candidate> = hits
             .iter()
             .map(|h| Candidate {
@@ -487,6 +476,37 @@ impl Dialogue {
         }
     }
 
+    /// Puts first, among the first three hits, the entry the question means where the search
+    /// ranked another a little higher: the plain service, when the best hit is a special case
+    /// of it that the question says nothing special of and it names the plain service in full
+    /// or finds it as close; else an entry whose name the question says in full, where the
+    /// best hit's name it hardly says, when it is as close and covers as much of the question
+    /// ("emergency passport": "Vorläufiger Reisepass", not "Notfall-Hilfe Aufenthaltstitel").
+    fn order(&self, hits: &mut Vec<Hit>, analysis: &Analysis, kb: &Knowledge) {
+        let Some(best) = hits.first().cloned() else {
+            return;
+        };
+        let close = |h: &Hit| h.score >= best.score * self.confidence.ambiguous_ratio;
+        let plain = |h: &Hit| {
+            (h.specificity >= NAMED_SPECIFICITY || close(h))
+                && kb.special[h.entry].contains(&best.entry)
+                && !kb.index.asks_beyond(analysis, best.entry, h.entry)
+        };
+        let named = |h: &Hit| {
+            best.specificity + SPECIFICITY_MARGIN < NAMED_SPECIFICITY
+                && h.specificity >= NAMED_SPECIFICITY
+                && close(h)
+                && h.coverage >= best.coverage
+        };
+        let first = (1..hits.len().min(3))
+            .find(|&i| plain(&hits[i]))
+            .or_else(|| (1..hits.len().min(3)).find(|&i| named(&hits[i])));
+        if let Some(i) = first {
+            let h = hits.remove(i);
+            hits.insert(0, h);
+        }
+    }
+
     /// `kb` tells each entry's other forms and special cases (see [`Knowledge`]).
     fn decide(&self, hits: &[Hit], analysis: &Analysis, kb: &Knowledge) -> Choice {
         let c = self.confidence;
@@ -509,20 +529,29 @@ impl Dialogue {
         let close = |i: usize| {
             let h = &hits[i];
             // A close second that explains less of its own name is a variant, not a rival;
-            // so is the same service in another form ("… (Telefon-Termin)"), which the
-            // answer names; so is a special case the question does not speak of, and the plain
-            // service when the question speaks of the special case.
+            // so is one whose name the question does not say in full where it says the best
+            // entry's, unless it finds more of the question; so is the same service in another
+            // form ("… (Telefon-Termin)"), which the answer names; so is a special case the
+            // question does not speak of, and the plain service when the question speaks of
+            // the special case.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
+                && !(best.specificity >= NAMED_SPECIFICITY
+                    && h.specificity < NAMED_SPECIFICITY
+                    && h.coverage <= best.coverage)
                 && !kb.forms[best.entry].contains(&h.entry)
                 && !unasked_case(h)
                 && !asked_case(h)
         };
-        let answerable = best.lexical >= c.answer_score || best.strength >= c.answer_strength;
-        if best.coverage >= c.answer_coverage
-            && best.title_coverage >= c.answer_title_coverage
-            && answerable
-        {
+        // An entry the question names in full needs less score to be answered: a short
+        // question of one compound ("Ausbildungsduldung") weighs little.
+        let answerable = best.lexical >= c.answer_score
+            || best.strength >= c.answer_strength
+            || (best.specificity >= NAMED_SPECIFICITY && best.lexical >= c.clarify_score);
+        // The entry's name says something of the question, or its text holds all of it.
+        let about = best.title_coverage >= c.answer_title_coverage
+            || (best.coverage >= c.answer_whole_coverage && best.strength >= c.answer_strength);
+        if best.coverage >= c.answer_coverage && about && answerable {
             let rivals: Vec<usize> = (1..hits.len().min(3)).filter(|&i| close(i)).collect();
             if rivals.is_empty() {
                 return Choice::Answer(0);
@@ -662,6 +691,7 @@ const CHOICE_RATIO: f32 = 0.5;
 /// How much more of its name the best entry must explain to beat a close second outright.
 const SPECIFICITY_MARGIN: f32 = 0.4;
 
+#[derive(Debug, PartialEq)]
 enum Choice {
     Answer(usize),
     Clarify(Vec<usize>),
@@ -994,6 +1024,85 @@ mod tests {
         let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids[..2], ["melden", "familie"], "{found:?}");
         assert!(found[1].score > found[0].score);
+    }
+
+    /// A hit on the `entry`-th entry of [`dialogue`]'s catalogue, its score all by words.
+    fn hit(entry: usize, score: f32, coverage: f32, title_coverage: f32, specificity: f32) -> Hit {
+        Hit {
+            entry,
+            score,
+            lexical: score,
+            coverage,
+            title_coverage,
+            strength: score / 2.0,
+            specificity,
+            similarity: 0.0,
+        }
+    }
+
+    /// What the core decides for `hits`, in the order it puts them.
+    fn decided(d: &Dialogue, mut hits: Vec<Hit>) -> (Choice, Vec<usize>) {
+        let kb = d.knowledge();
+        let analysis = kb.index.analyse("Reisepass", Lang::De);
+        d.order(&mut hits, &analysis, &kb);
+        let choice = d.decide(&hits, &analysis, &kb);
+        (choice, hits.iter().map(|h| h.entry).collect())
+    }
+
+    #[test]
+    fn the_entry_named_in_full_is_answered_over_a_close_one_named_in_part() {
+        let d = dialogue(Vec::new());
+        // "Umschreibung EU-Führerschein": "Umschreibung EU/EWR-Führerschein" in full,
+        // "Umschreibung eines ausländischen Führerscheins" in part.
+        let hits = vec![hit(0, 3.7, 1.0, 1.0, 1.0), hit(1, 3.6, 1.0, 1.0, 0.79)];
+        assert_eq!(decided(&d, hits).0, Choice::Answer(0));
+        // Unless the one named in part finds more of the question.
+        let hits = vec![hit(0, 3.7, 0.8, 0.8, 1.0), hit(1, 3.6, 1.0, 1.0, 0.79)];
+        assert_eq!(decided(&d, hits).0, Choice::Clarify(vec![0, 1]));
+    }
+
+    #[test]
+    fn an_entry_named_in_full_goes_before_a_close_one_whose_name_is_hardly_said() {
+        let d = dialogue(Vec::new());
+        // "emergency passport": "Vorläufiger Reisepass" (1), not "Notfall-Hilfe
+        // Aufenthaltstitel – Studierende, …" (0).
+        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.8, 0.75, 0.55, 1.0)];
+        let (choice, order) = decided(&d, hits);
+        assert_eq!(order, [1, 0]);
+        assert_eq!(choice, Choice::Answer(0));
+        // Not when it covers less of the question, nor when it is not as close.
+        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.8, 0.6, 0.55, 1.0)];
+        assert_eq!(decided(&d, hits).1, [0, 1]);
+        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.2, 0.75, 0.55, 1.0)];
+        assert_eq!(decided(&d, hits).1, [0, 1]);
+    }
+
+    #[test]
+    fn a_short_question_that_names_an_entry_in_full_is_answered_on_a_lower_score() {
+        let d = dialogue(Vec::new());
+        // "Was ist eine Ausbildungsduldung?": "Duldung – Ausbildung", by the compound's parts.
+        let hits = vec![hit(0, 1.0, 0.73, 0.73, 1.0), hit(1, 0.6, 0.6, 0.5, 0.3)];
+        assert_eq!(decided(&d, hits).0, Choice::Answer(0));
+        // The same score for an entry named in part is only worth offering.
+        let hits = vec![hit(0, 1.0, 0.73, 0.73, 0.5), hit(1, 0.6, 0.6, 0.5, 0.3)];
+        assert!(matches!(decided(&d, hits).0, Choice::Clarify(_)));
+    }
+
+    #[test]
+    fn an_entry_whose_text_holds_the_whole_question_strongly_is_answered_without_its_name() {
+        let d = dialogue(Vec::new());
+        // "Was ist eine Wohnungsgeberbestätigung?": only the registration's text says it.
+        let strong = |coverage| Hit {
+            strength: 3.6,
+            ..hit(0, 0.92, coverage, 0.0, 0.0)
+        };
+        let weak = hit(1, 0.4, 0.6, 0.6, 0.0);
+        assert_eq!(
+            decided(&d, vec![strong(1.0), weak.clone()]).0,
+            Choice::Answer(0)
+        );
+        // Where the text holds only part of the question, the name must say some of it.
+        assert_ne!(decided(&d, vec![strong(0.7), weak]).0, Choice::Answer(0));
     }
 
     #[test]
