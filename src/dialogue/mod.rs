@@ -480,8 +480,11 @@ impl Dialogue {
     /// ranked another a little higher: the plain service, when the best hit is a special case
     /// of it that the question says nothing special of and it names the plain service in full
     /// or finds it as close; else an entry whose name the question says in full, where the
-    /// best hit's name it hardly says, when it is as close and covers as much of the question
-    /// ("emergency passport": "Vorläufiger Reisepass", not "Notfall-Hilfe Aufenthaltstitel").
+    /// best hit's name it hardly says, when it is as close, covers as much of the question and
+    /// the question says a word of its name that the best hit's name lacks ("emergency
+    /// passport": "Vorläufiger Reisepass", not "Notfall-Hilfe Aufenthaltstitel"; but "Mein
+    /// Perso ist weg" keeps "Personalausweis oder Reisepass verloren" before "Personalausweis
+    /// beantragen", whose name says nothing the other's lacks).
     fn order(&self, hits: &mut Vec<Hit>, analysis: &Analysis, kb: &Knowledge) {
         let Some(best) = hits.first().cloned() else {
             return;
@@ -497,6 +500,7 @@ impl Dialogue {
                 && h.specificity >= NAMED_SPECIFICITY
                 && close(h)
                 && h.coverage >= best.coverage
+                && kb.index.asks_beyond(analysis, h.entry, best.entry)
         };
         let first = (1..hits.len().min(3))
             .find(|&i| plain(&hits[i]))
@@ -1040,13 +1044,18 @@ mod tests {
         }
     }
 
-    /// What the core decides for `hits`, in the order it puts them.
-    fn decided(d: &Dialogue, mut hits: Vec<Hit>) -> (Choice, Vec<usize>) {
+    /// What the core decides for `hits` found for `question`, in the order it puts them.
+    fn decided_for(d: &Dialogue, question: &str, mut hits: Vec<Hit>) -> (Choice, Vec<usize>) {
         let kb = d.knowledge();
-        let analysis = kb.index.analyse("Reisepass", Lang::De);
+        let analysis = kb.index.analyse(question, Lang::De);
         d.order(&mut hits, &analysis, &kb);
         let choice = d.decide(&hits, &analysis, &kb);
         (choice, hits.iter().map(|h| h.entry).collect())
+    }
+
+    /// What the core decides for `hits` found for "Reisepass".
+    fn decided(d: &Dialogue, hits: Vec<Hit>) -> (Choice, Vec<usize>) {
+        decided_for(d, "Reisepass", hits)
     }
 
     #[test]
@@ -1075,6 +1084,23 @@ mod tests {
         assert_eq!(decided(&d, hits).1, [0, 1]);
         let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.2, 0.75, 0.55, 1.0)];
         assert_eq!(decided(&d, hits).1, [0, 1]);
+        // Nor when the question says no word of its name that the best hit's name lacks.
+        let d = dialogue(vec![
+            entry(
+                "antrag",
+                "Reisepass beantragen",
+                "Den Reisepass beantragen Sie hier.",
+            ),
+            entry(
+                "verlust",
+                "Personalausweis oder Reisepass verloren",
+                "Melden Sie den Verlust.",
+            ),
+        ]);
+        let hits = vec![hit(1, 2.95, 1.0, 1.0, 0.3), hit(0, 2.8, 1.0, 1.0, 1.0)];
+        let (choice, order) = decided_for(&d, "Mein Reisepass ist weg", hits);
+        assert_eq!(order, [1, 0]);
+        assert_eq!(choice, Choice::Clarify(vec![0, 1]));
     }
 
     #[test]
