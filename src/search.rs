@@ -1288,7 +1288,6 @@ steuerbescheid|1\n\
             .collect()
     }
 
-    /// The ids of the entries found for a question, best first.
     /// The first hit for a German question.
     fn best_hit(index: &SearchIndex, question: &str) -> Hit {
         let mut hits = index
@@ -1298,6 +1297,7 @@ steuerbescheid|1\n\
         hits.swap_remove(0)
     }
 
+    /// The ids of the entries found for a question, best first.
     fn found(index: &SearchIndex, text: &str, lang: Lang) -> Vec<String> {
         index
             .search(&index.analyse(text, lang), None)
@@ -1488,18 +1488,17 @@ steuerbescheid|1\n\
 
     #[test]
     fn words_listed_with_oder_in_a_name_are_alternatives() {
-        let pairs = |name: &str| -> Vec<(String, String)> { name_alternatives(name) };
         let pair = |a: &str, b: &str| (language::stem(a), language::stem(b));
         assert_eq!(
-            pairs("Verlust oder Diebstahl Reisepass"),
+            name_alternatives("Verlust oder Diebstahl Reisepass"),
             [pair("verlust", "diebstahl")]
         );
         // A word both alternatives share is none.
         assert_eq!(
-            pairs("Probleme bei Kfz-Versicherung oder Kfz-Steuer"),
+            name_alternatives("Probleme bei Kfz-Versicherung oder Kfz-Steuer"),
             [pair("versicherung", "steuer")]
         );
-        let list = pairs("Abholung Personalausweis, Reisepass oder eID-Karte");
+        let list = name_alternatives("Abholung Personalausweis, Reisepass oder eID-Karte");
         for (a, b) in [
             ("reisepass", "eid"),
             ("reisepass", "karte"),

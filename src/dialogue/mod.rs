@@ -138,9 +138,9 @@ pub struct Confidence {
     /// weight, which carries small catalogues where every term is common) …
     pub answer_score: f32,
     pub answer_strength: f32,
-    /// … and the entry's name or keywords must name some of what was asked, or its text
-    /// hold this much of it with the answer strength …
+    /// … and the entry's name or keywords must name some of what was asked …
     pub answer_title_coverage: f32,
+    /// … or its text hold this much of it, with the answer strength …
     pub answer_whole_coverage: f32,
     /// … unless a second entry comes this close in score (ratio to the best).
     pub ambiguous_ratio: f32,
@@ -491,13 +491,13 @@ impl Dialogue {
         };
         let close = |h: &Hit| h.score >= best.score * self.confidence.ambiguous_ratio;
         let plain = |h: &Hit| {
-            (h.specificity >= NAMED_SPECIFICITY || close(h))
+            (named_in_full(h) || close(h))
                 && kb.special[h.entry].contains(&best.entry)
                 && !kb.index.asks_beyond(analysis, best.entry, h.entry)
         };
         let named = |h: &Hit| {
             best.specificity + SPECIFICITY_MARGIN < NAMED_SPECIFICITY
-                && h.specificity >= NAMED_SPECIFICITY
+                && named_in_full(h)
                 && close(h)
                 && h.coverage >= best.coverage
                 && kb.index.asks_beyond(analysis, h.entry, best.entry)
@@ -540,9 +540,7 @@ impl Dialogue {
             // the special case.
             h.score >= best.score * c.ambiguous_ratio
                 && h.specificity + SPECIFICITY_MARGIN > best.specificity
-                && !(best.specificity >= NAMED_SPECIFICITY
-                    && h.specificity < NAMED_SPECIFICITY
-                    && h.coverage <= best.coverage)
+                && !(named_in_full(best) && !named_in_full(h) && h.coverage <= best.coverage)
                 && !kb.forms[best.entry].contains(&h.entry)
                 && !unasked_case(h)
                 && !asked_case(h)
@@ -551,7 +549,7 @@ impl Dialogue {
         // question of one compound ("Ausbildungsduldung") weighs little.
         let answerable = best.lexical >= c.answer_score
             || best.strength >= c.answer_strength
-            || (best.specificity >= NAMED_SPECIFICITY && best.lexical >= c.clarify_score);
+            || (named_in_full(best) && best.lexical >= c.clarify_score);
         // The entry's name says something of the question, or its text holds all of it.
         let about = best.title_coverage >= c.answer_title_coverage
             || (best.coverage >= c.answer_whole_coverage && best.strength >= c.answer_strength);
@@ -564,7 +562,7 @@ impl Dialogue {
         }
         // The question names the entry in full and nothing else comes close: answer it, even
         // when the question says much else besides.
-        let named = best.specificity >= NAMED_SPECIFICITY
+        let named = named_in_full(best)
             && best.lexical >= c.answer_score
             && hits
                 .get(1)
@@ -685,6 +683,11 @@ fn narrows(name: &str, general: &str) -> bool {
 
 /// An entry counts as named in full when the question explains this much of its name.
 const NAMED_SPECIFICITY: f32 = 0.99;
+
+/// Whether the question says the hit's name in full.
+fn named_in_full(h: &Hit) -> bool {
+    h.specificity >= NAMED_SPECIFICITY
+}
 
 /// How far ahead an entry named in full must be to be answered on its name alone.
 const NAMED_RATIO: f32 = 0.75;
