@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         channels: Some(servers.channels_dir("replies_per_sender_per_hour = 1000000")),
         console: Default::default(),
         retention: None,
-        embedder: None,
+        answering: Default::default(),
         telegram_token: None,
     };
     let app = rathaus::app::Application::build(settings).await?;

@@ -12,7 +12,9 @@ use crate::catalogue;
 use crate::channels::telegram::{self, Telegram, TelegramSettings};
 use crate::console::ConsoleSettings;
 use crate::conversations::{Conversations, now_ms};
-use crate::dialogue::{Confidence, Dialogue};
+use crate::dialogue::Dialogue;
+use crate::dialogue::phrasings::Phrasings;
+use crate::dialogue::ranker::Ranker;
 use crate::http;
 use crate::semantic::Embedder;
 use crate::store::{self, DatabaseUrl, Store};
@@ -28,12 +30,47 @@ pub struct Settings {
     pub channels: Option<PathBuf>,
     /// Conversations untouched for this long are deleted; `None` keeps them.
     pub retention: Option<Duration>,
-    /// The embedding service for meaning-based search, where the operator runs one.
-    pub embedder: Option<Embedder>,
+    /// How questions are answered: meaning, intents, the fitted ranker.
+    pub answering: Answering,
     /// Staff sessions and logins in the console.
     pub console: ConsoleSettings,
     /// The Telegram bot's token (from `RATHAUS_TELEGRAM_TOKEN`), for `channels/telegram.toml`.
     pub telegram_token: Option<SecretString>,
+}
+
+/// How Rathaus answers: the sentence-vector model (in the process or a service; none to
+/// answer by words only), the intents' example phrasings and the fitted ranker.
+#[derive(Clone)]
+pub struct Answering {
+    pub embedder: Option<Embedder>,
+    pub phrasings: Phrasings,
+    pub ranker: Ranker,
+}
+
+impl Default for Answering {
+    /// By words only, with the phrasings and the ranker shipped with Rathaus.
+    fn default() -> Self {
+        Answering {
+            embedder: None,
+            phrasings: Phrasings::builtin(),
+            ranker: Ranker::builtin(),
+        }
+    }
+}
+
+/// The dialogue core over the stored catalogue: the one way every command and the server
+/// build it.
+pub async fn dialogue(store: &dyn Store, answering: &Answering) -> anyhow::Result<Dialogue> {
+    let knowledge = catalogue::knowledge(
+        store,
+        answering.embedder.as_ref(),
+        answering.phrasings.clone(),
+    )
+    .await?;
+    if answering.embedder.is_some() && knowledge.vectors.is_none() {
+        tracing::warn!("the embedding model is configured but gave no vectors: answering by words only");
+    }
+    Ok(Dialogue::new(knowledge, answering.ranker.clone()))
 }
 
 pub struct Application {
@@ -62,14 +99,19 @@ impl Application {
                 tracing::warn!("the catalogue is empty: import one with `rathaus import`");
             }
         }
-        let knowledge = catalogue::knowledge(store.as_ref(), settings.embedder.as_ref()).await?;
+        let dialogue = Arc::new(dialogue(store.as_ref(), &settings.answering).await?);
+        let knowledge = dialogue.knowledge();
         tracing::info!(
             entries = knowledge.catalogue.entries.len(),
             offices = knowledge.catalogue.offices.len(),
+            meaning = knowledge.vectors.is_some(),
             "catalogue published"
         );
-        let dialogue = Arc::new(Dialogue::new(knowledge, Confidence::default()));
-        let conversations = Conversations::new(store.clone(), dialogue, settings.embedder.clone());
+        let conversations = Conversations::new(
+            store.clone(),
+            dialogue,
+            settings.answering.embedder.clone(),
+        );
         let telegram = match settings.channels.as_deref().map(TelegramSettings::load) {
             Some(Ok(Some(channel))) => {
                 let token = settings.telegram_token.as_ref().ok_or_else(|| {

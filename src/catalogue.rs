@@ -5,11 +5,12 @@ use std::path::Path;
 
 use crate::conversations::now_ms;
 use crate::dialogue::Knowledge;
-use crate::knowledge::{Catalogue, ImportReport, dldb, files};
+use crate::knowledge::{Catalogue, Entry, ImportReport, dldb, files};
 use crate::language::Synonyms;
-use crate::search::SearchError;
-use crate::semantic::{self, Embedder, Purpose, Vectors};
-use crate::store::{Store, StoreError};
+use crate::dialogue::phrasings::Phrasings;
+use crate::search::{SearchError, SearchIndex};
+use crate::semantic::{self, Embedder, Matrix, Purpose, Vectors, View};
+use crate::store::{Store, StoreError, text_digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -61,6 +62,7 @@ pub async fn import_dldb(
         ..Default::default()
     };
     dldb::link_offices(&mut entries, &offices, &mut report);
+    keep_own_words(&mut entries, store.entries().await?);
     let now = now_ms();
     store.put_offices(&offices, now).await?;
     report.offices = offices.len();
@@ -68,6 +70,24 @@ pub async fn import_dldb(
         report.count(e.id.as_str(), change);
     }
     Ok(report)
+}
+
+/// A city's own example questions and keywords of an entry outlive a re-import of its
+/// export, which has neither the questions nor the keywords added since.
+fn keep_own_words(entries: &mut [Entry], stored: Vec<Entry>) {
+    let mut stored: std::collections::HashMap<_, _> =
+        stored.into_iter().map(|e| (e.id.clone(), e)).collect();
+    for e in entries {
+        let Some(old) = stored.remove(&e.id) else {
+            continue;
+        };
+        e.questions = old.questions;
+        for k in old.keywords {
+            if !e.keywords.iter().any(|x| x.eq_ignore_ascii_case(&k)) {
+                e.keywords.push(k);
+            }
+        }
+    }
 }
 
 /// Imports a knowledge folder: entries, offices and synonym lists.
@@ -143,25 +163,107 @@ pub async fn load(store: &dyn Store) -> Result<Catalogue, CatalogueError> {
     })
 }
 
-/// The stored catalogue, indexed and ready for the dialogue core. With an embedder, every
-/// entry is embedded too; when the service fails, Rathaus goes on without meaning-based
-/// search and says so in the log.
+/// The stored catalogue, indexed and ready for the dialogue core, with the intents'
+/// phrasings. With an embedder, every entry's views and every phrasing get their vectors
+/// (from the store's cache where a text was embedded before); when the model or service
+/// fails, Rathaus goes on by words only and says so in the log.
 pub async fn knowledge(
     store: &dyn Store,
     embedder: Option<&Embedder>,
+    phrasings: Phrasings,
 ) -> Result<Knowledge, CatalogueError> {
     let catalogue = load(store).await?;
-    let passages: Vec<String> = catalogue.entries.iter().map(semantic::passage).collect();
-    let mut knowledge = tokio::task::spawn_blocking(move || Knowledge::build(catalogue))
-        .await
-        .map_err(|e| CatalogueError::Store(StoreError::Database(e.to_string())))??;
-    if let Some(embedder) = embedder.filter(|_| !passages.is_empty()) {
-        match embedder.embed(&passages, Purpose::Passage).await {
-            Ok(rows) => knowledge.vectors = Vectors::new(rows),
-            Err(e) => {
-                tracing::warn!(error = %e, "entries not embedded: answering without meaning-based search")
+    let views: Vec<(usize, View, String)> = catalogue
+        .entries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| semantic::views(e).into_iter().map(move |(v, t)| (i, v, t)))
+        .collect();
+    let entries = catalogue.entries.len();
+    let mut knowledge = tokio::task::spawn_blocking(move || {
+        SearchIndex::build(&catalogue).map(|index| Knowledge::new(catalogue, index, phrasings))
+    })
+    .await
+    .map_err(|e| CatalogueError::Store(StoreError::Database(e.to_string())))??;
+    let Some(embedder) = embedder.filter(|_| !views.is_empty()) else {
+        return Ok(knowledge);
+    };
+    let started = std::time::Instant::now();
+    let texts: Vec<String> = views.iter().map(|(_, _, t)| t.clone()).collect();
+    let phrasing_texts = knowledge.phrasings.texts().to_vec();
+    let embedded = match embed_cached(store, embedder, &texts, Purpose::Passage).await {
+        Ok(rows) => embed_cached(store, embedder, &phrasing_texts, Purpose::Query)
+            .await
+            .map(|p| (rows, p)),
+        Err(e) => Err(e),
+    };
+    match embedded {
+        Ok((rows, phrasing_rows)) => {
+            knowledge.vectors = Vectors::new(
+                views
+                    .into_iter()
+                    .zip(rows)
+                    .map(|((i, v, _), row)| (i, v, row))
+                    .collect(),
+                entries,
+            );
+            if let Some(m) = Matrix::new(phrasing_rows) {
+                knowledge.phrasings.set_vectors(m);
             }
+            tracing::info!(
+                views = texts.len(),
+                phrasings = phrasing_texts.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "catalogue embedded"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "catalogue not embedded: answering by words only")
         }
     }
     Ok(knowledge)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum EmbedCacheError {
+    #[error(transparent)]
+    Embed(#[from] semantic::EmbedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The vectors of texts, from the store's cache where the model embedded them before; the
+/// others are embedded now and cached.
+async fn embed_cached(
+    store: &dyn Store,
+    embedder: &Embedder,
+    texts: &[String],
+    purpose: Purpose,
+) -> Result<Vec<Vec<f32>>, EmbedCacheError> {
+    let key = |t: &str| text_digest(&format!("{purpose:?}:{t}"));
+    let mut cached: std::collections::HashMap<String, Vec<f32>> =
+        store.embeddings(embedder.model()).await?.into_iter().collect();
+    let missing: Vec<String> = texts
+        .iter()
+        .filter(|t| !cached.contains_key(&key(t)))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !missing.is_empty() {
+        tracing::info!(texts = missing.len(), "embedding texts not seen before");
+        let vectors = embedder.embed(&missing, purpose).await?;
+        let rows: Vec<(String, Vec<f32>)> = missing
+            .iter()
+            .map(|t| key(t))
+            .zip(vectors)
+            .collect();
+        store.put_embeddings(embedder.model(), &rows, now_ms()).await?;
+        cached.extend(rows);
+    }
+    Ok(texts
+        .iter()
+        .map(|t| cached.get(&key(t)).cloned())
+        .map(|v| v.expect("every text has its vector"))
+        .collect())
 }

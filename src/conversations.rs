@@ -13,7 +13,7 @@ use crate::dialogue::{Dialogue, HandoffReason, Inbound, Outcome, Reply};
 use crate::events::{Event, Events};
 use crate::language::Lang;
 use crate::pii;
-use crate::semantic::{Embedder, Purpose};
+use crate::semantic::Embedder;
 use crate::store::{
     Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Staff,
     StaffId, Store, StoreError, Unanswered, token_digest,
@@ -212,8 +212,8 @@ impl Conversations {
     async fn query_vector(&self, text: &str) -> Option<Vec<f32>> {
         let embedder = self.embedder.as_ref()?;
         self.dialogue.knowledge().vectors.as_ref()?;
-        match embedder.embed(&[text.to_string()], Purpose::Query).await {
-            Ok(mut v) => v.pop(),
+        match embedder.query(text).await {
+            Ok(v) => Some(v),
             Err(e) => {
                 tracing::warn!(error = %e, "question not embedded: answering by words only");
                 None

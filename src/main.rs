@@ -8,11 +8,13 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use rathaus::app::{Application, Settings};
+use rathaus::app::{self, Answering, Application, Settings};
 use rathaus::console::ConsoleSettings;
 use rathaus::console::auth::{self, SessionPolicy};
-use rathaus::dialogue::{Confidence, Dialogue, Inbound};
-use rathaus::semantic::{Embedder, Purpose};
+use rathaus::dialogue::phrasings::Phrasings;
+use rathaus::dialogue::ranker::Ranker;
+use rathaus::dialogue::{Dialogue, Inbound};
+use rathaus::semantic::{Embedder, Purpose, RemoteEncoder};
 use rathaus::store::{DatabaseUrl, Staff, StaffId, StaffRole, Store};
 use rathaus::{catalogue, eval, store};
 use secrecy::SecretString;
@@ -32,18 +34,8 @@ struct Cli {
         default_value = "sqlite://rathaus.db"
     )]
     database: DatabaseUrl,
-    /// An OpenAI-compatible embeddings API on premises (e.g. http://127.0.0.1:8000/v1) for
-    /// meaning-based search; without it Rathaus searches by words only.
-    #[arg(long, global = true, env = "RATHAUS_EMBEDDINGS_URL")]
-    embeddings_url: Option<String>,
-    /// The model name sent to the embedding service.
-    #[arg(
-        long,
-        global = true,
-        env = "RATHAUS_EMBEDDINGS_MODEL",
-        default_value = "multilingual-e5-small"
-    )]
-    embeddings_model: String,
+    #[command(flatten)]
+    answering: AnsweringArgs,
     /// Log format: text or json.
     #[arg(
         long,
@@ -54,6 +46,49 @@ struct Cli {
     log_format: String,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How questions are answered: meaning, intents, ranker.
+#[derive(clap::Args)]
+struct AnsweringArgs {
+    /// The sentence-vector model run in the process (`tools/models.sh` builds it); default
+    /// `$RATHAUS_MODELS/e5/e5-small-q4.bin`, with `$RATHAUS_MODELS` `~/.cache/rathaus`.
+    #[arg(long, global = true, env = "RATHAUS_EMBED_MODEL")]
+    embed_model: Option<PathBuf>,
+    /// The engine that runs it; default `libe5.so` beside the model.
+    #[arg(long, global = true, env = "RATHAUS_EMBED_LIBRARY")]
+    embed_library: Option<PathBuf>,
+    /// Answer by words only, without sentence vectors.
+    #[arg(long, global = true, env = "RATHAUS_WORDS_ONLY")]
+    words_only: bool,
+    /// Instead of the model in the process: an OpenAI-compatible embeddings API on premises
+    /// (e.g. http://127.0.0.1:8000/v1) serving multilingual-e5-small.
+    #[arg(long, global = true, env = "RATHAUS_EMBEDDINGS_URL")]
+    embeddings_url: Option<String>,
+    /// The intents' example phrasings (`<intent>.txt`); the shipped ones where missing.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_INTENTS",
+        default_value = "knowledge/intents"
+    )]
+    intents: PathBuf,
+    /// The fitted ranker (`rathaus eval --fit` writes it); the shipped one where missing.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_RANKER",
+        default_value = "knowledge/ranker.toml"
+    )]
+    ranker: PathBuf,
+    /// The model name sent to the embedding service.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_EMBEDDINGS_MODEL",
+        default_value = "multilingual-e5-small"
+    )]
+    embeddings_model: String,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +129,10 @@ enum Command {
         /// de or en (guessed when absent).
         #[arg(long)]
         lang: Option<String>,
+        /// Print why: the stage that decided, the intents, the candidates' features and
+        /// probabilities.
+        #[arg(long)]
+        explain: bool,
     },
     /// Import a catalogue into the database; entries are updated in place by id.
     #[command(subcommand)]
@@ -112,6 +151,14 @@ enum Command {
         /// Print, for every question not answered right, the candidates the search found.
         #[arg(long)]
         explain: bool,
+        /// Fit the ranker's weights and bars on the questions (with 5-fold cross-validation
+        /// for the figures) and write them to the ranker file (`--ranker`), in the section of
+        /// the mode running: words only, or words and meaning.
+        #[arg(long)]
+        fit: bool,
+        /// Folds of the cross-validation.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
     },
     /// The phone channel's tools.
     #[command(subcommand)]
@@ -222,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
                 database: cli.database,
                 knowledge: Some(knowledge),
                 channels: Some(channels),
-                embedder: embedder(&cli.embeddings_url, &cli.embeddings_model),
+                answering: answering(&cli.answering)?,
                 retention: (retention_days > 0)
                     .then(|| std::time::Duration::from_secs(retention_days * 86_400)),
                 console: ConsoleSettings { policy },
@@ -236,15 +283,19 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(address = %app.local_addr()?, "Rathaus is listening");
             app.run_until_stopped().await?;
         }
-        Command::Ask { question, lang } => {
-            let embedder = embedder(&cli.embeddings_url, &cli.embeddings_model);
-            let dialogue = dialogue(&cli.database, embedder.as_ref()).await?;
+        Command::Ask {
+            question,
+            lang,
+            explain,
+        } => {
+            let answering = answering(&cli.answering)?;
+            let dialogue = dialogue(&cli.database, &answering).await?;
             let lang = lang
                 .map(|l| l.parse())
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             let vectors = query_vectors(
-                embedder.as_ref(),
+                answering.embedder.as_ref(),
                 &dialogue,
                 std::slice::from_ref(&question),
             )
@@ -256,6 +307,9 @@ async fn main() -> anyhow::Result<()> {
                 choice: None,
             };
             let decision = dialogue.respond_with(&Default::default(), &inbound, vector);
+            if explain {
+                println!("{}", eval::explain_decision(&decision));
+            }
             let r = decision.reply;
             println!("{}\n", r.text);
             println!("outcome: {}", r.outcome.as_str());
@@ -269,7 +323,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Phone(command) => {
-            command.run(&*dialogue(&cli.database, None).await?)?;
+            command.run(&*dialogue(&cli.database, &Answering::default()).await?)?;
         }
         Command::Import(import) => {
             let store = store::open(&cli.database).await?;
@@ -310,14 +364,29 @@ async fn main() -> anyhow::Result<()> {
             questions,
             output,
             explain,
+            fit,
+            folds,
         } => {
             let text = std::fs::read_to_string(&questions)
                 .with_context(|| format!("reading {}", questions.display()))?;
             let questions = eval::parse_questions(&text)?;
-            let embedder = embedder(&cli.embeddings_url, &cli.embeddings_model);
-            let dialogue = dialogue(&cli.database, embedder.as_ref()).await?;
+            let answering = answering(&cli.answering)?;
+            let dialogue = dialogue(&cli.database, &answering).await?;
             let texts: Vec<String> = questions.iter().map(|q| q.q.clone()).collect();
-            let vectors = query_vectors(embedder.as_ref(), &dialogue, &texts).await;
+            let vectors = query_vectors(answering.embedder.as_ref(), &dialogue, &texts).await;
+            let validated = eval::cross_validate(&dialogue, &questions, vectors.as_deref(), folds);
+            if fit {
+                let fitted = eval::fit_all(&dialogue, &questions, vectors.as_deref());
+                let mut ranker = dialogue.ranker().clone();
+                let meaning = vectors.is_some();
+                *ranker.model_mut(meaning) = fitted;
+                let header = eval::ranker_header(&validated, meaning, questions.len());
+                let path = &cli.answering.ranker;
+                std::fs::write(path, format!("{header}{}", toml::to_string(&ranker)?))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("ranker written to {}", path.display());
+            }
+            print!("{validated}");
             let bar = progress(questions.len() as u64);
             let report = eval::run(&dialogue, &questions, vectors.as_deref(), || bar.inc(1));
             bar.finish_and_clear();
@@ -342,15 +411,66 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn embedder(url: &Option<String>, model: &str) -> Option<Embedder> {
-    let key = std::env::var("RATHAUS_EMBEDDINGS_API_KEY")
-        .ok()
-        .map(SecretString::from);
-    url.as_deref()
-        .map(|u| Embedder::new(u, model, key, std::time::Duration::from_secs(30)))
+/// The answering settings: the model in the process where its files are (or the service
+/// configured instead), the intents' phrasings and the ranker from their files, each
+/// falling back to what Rathaus ships. Says at start whether meaning is on.
+fn answering(args: &AnsweringArgs) -> anyhow::Result<Answering> {
+    let embedder = if args.words_only {
+        tracing::info!("answering by words only (--words-only)");
+        None
+    } else if let Some(url) = &args.embeddings_url {
+        let key = std::env::var("RATHAUS_EMBEDDINGS_API_KEY")
+            .ok()
+            .map(SecretString::from);
+        tracing::info!(url, "meaning from the embedding service");
+        Some(Embedder::remote(RemoteEncoder::new(
+            url,
+            &args.embeddings_model,
+            key,
+            std::time::Duration::from_secs(30),
+        )))
+    } else {
+        let models = std::env::var_os("RATHAUS_MODELS")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rathaus")))
+            .unwrap_or_else(|| PathBuf::from(".cache/rathaus"));
+        let model = args
+            .embed_model
+            .clone()
+            .unwrap_or_else(|| models.join("e5/e5-small-q4.bin"));
+        let library = args
+            .embed_library
+            .clone()
+            .unwrap_or_else(|| model.with_file_name("libe5.so"));
+        match Embedder::local(&library, &model) {
+            Ok(e) => {
+                tracing::info!(model = %model.display(), "meaning on: sentence vectors in the process");
+                Some(e)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "meaning off, answering by words only: run tools/models.sh for the model");
+                None
+            }
+        }
+    };
+    let phrasings = if args.intents.is_dir() {
+        Phrasings::read_dir(&args.intents)?
+    } else {
+        Phrasings::builtin()
+    };
+    let ranker = if args.ranker.is_file() {
+        Ranker::read(&args.ranker)?
+    } else {
+        Ranker::builtin()
+    };
+    Ok(Answering {
+        embedder,
+        phrasings,
+        ranker,
+    })
 }
 
-/// The questions' embeddings, when the catalogue has vectors; `None` to search by words.
+/// The questions' vectors, when the catalogue has vectors; `None` to answer by words.
 async fn query_vectors(
     embedder: Option<&Embedder>,
     dialogue: &Dialogue,
@@ -360,25 +480,19 @@ async fn query_vectors(
     match embedder?.embed(texts, Purpose::Query).await {
         Ok(v) => Some(v),
         Err(e) => {
-            tracing::warn!(error = %e, "questions not embedded: searching by words only");
+            tracing::warn!(error = %e, "questions not embedded: answering by words only");
             None
         }
     }
 }
 
-async fn dialogue(
-    database: &DatabaseUrl,
-    embedder: Option<&Embedder>,
-) -> anyhow::Result<Arc<Dialogue>> {
+async fn dialogue(database: &DatabaseUrl, answering: &Answering) -> anyhow::Result<Arc<Dialogue>> {
     let store = store::open(database).await?;
-    let knowledge = catalogue::knowledge(store.as_ref(), embedder).await?;
-    if embedder.is_some() && knowledge.vectors.is_none() {
-        tracing::warn!("the embedding service is configured but gave no vectors");
-    }
-    if knowledge.catalogue.entries.is_empty() {
+    let dialogue = app::dialogue(store.as_ref(), answering).await?;
+    if dialogue.knowledge().catalogue.entries.is_empty() {
         anyhow::bail!("the catalogue in {database} is empty: run `rathaus import` first");
     }
-    Ok(Arc::new(Dialogue::new(knowledge, Confidence::default())))
+    Ok(Arc::new(dialogue))
 }
 
 /// A new password: generated and printed, asked for twice on a terminal, or one line of

@@ -17,7 +17,7 @@ use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
 
 use crate::knowledge::{Catalogue, Entry, EntryId};
 use crate::language::{self, Lang, Lexicon, Relation, Synonyms, Thesaurus, is_filler, is_stopword};
-use crate::semantic::Vectors;
+use crate::semantic::Similarities;
 
 /// How much a match in each field counts.
 const BOOST_NAME: f32 = 3.0;
@@ -327,6 +327,11 @@ fn pre_tokenized(terms: &[String]) -> PreTokenizedString {
 
 fn entry_texts(e: &Entry) -> (String, String, String, String) {
     let mut keywords = e.keywords.join(", ");
+    // Example questions are the citizens' own words for the entry, searched as its keywords.
+    for q in &e.questions {
+        keywords.push_str(", ");
+        keywords.push_str(q);
+    }
     for t in e.translations.values() {
         keywords.push_str(", ");
         keywords.push_str(&t.name);
@@ -809,7 +814,7 @@ impl SearchIndex {
     pub fn search(
         &self,
         analysis: &Analysis,
-        semantic: Option<(&Vectors, &[f32])>,
+        semantic: Option<&Similarities>,
     ) -> Result<Vec<Hit>, SearchError> {
         // One clause per concept: the best of its terms and fields counts, the others only a
         // little, so a word with many synonyms does not outweigh a word with one.
@@ -893,8 +898,8 @@ impl SearchIndex {
                 }
             }
         }
-        if let Some((vectors, query)) = semantic.filter(|(v, _)| v.len() == self.terms.len()) {
-            for (entry, _) in vectors.nearest(query, SEMANTIC_CANDIDATES) {
+        if let Some(similarities) = semantic.filter(|s| s.best.len() == self.terms.len()) {
+            for (entry, _) in similarities.nearest(SEMANTIC_CANDIDATES) {
                 if !candidates.contains(&entry) {
                     candidates.push(entry);
                 }
@@ -995,8 +1000,9 @@ impl SearchIndex {
                 0.0
             };
             let similarity = semantic
-                .filter(|(v, _)| v.len() == self.terms.len())
-                .map_or(0.0, |(v, q)| v.similarity(entry, q));
+                .and_then(|s| s.best.get(entry))
+                .copied()
+                .unwrap_or(0.0);
             let meaning =
                 SEMANTIC_WEIGHT * ((similarity - SEMANTIC_FLOOR) / (1.0 - SEMANTIC_FLOOR)).max(0.0);
             let lexical = raw / self.max_idf()

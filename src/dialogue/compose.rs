@@ -324,6 +324,22 @@ pub(super) fn dont_know(lang: Lang) -> Reply {
     r
 }
 
+/// A message about something that is not the city's matter: "don't know", saying why, with
+/// a person offered all the same.
+pub(super) fn out_of_scope(lang: Lang) -> Reply {
+    let text = match lang {
+        Lang::De => {
+            "Dabei kann ich leider nicht helfen: Ich beantworte Fragen zu den Dienstleistungen der Stadt, etwa zu Ausweisen, Meldeangelegenheiten, Fahrzeugen oder Gewerbe. Wenn Ihr Anliegen doch die Stadt betrifft, formulieren Sie es gern anders, oder ich gebe Sie an eine Mitarbeiterin oder einen Mitarbeiter weiter."
+        }
+        Lang::En => {
+            "I'm afraid I can't help with that: I answer questions about the city's services, such as ID documents, registration, vehicles or businesses. If your request does concern the city, please rephrase it, or I can pass you on to a member of staff."
+        }
+    };
+    let mut r = reply(Outcome::DontKnow, text.to_string(), lang);
+    r.offer_handoff = true;
+    r
+}
+
 pub(super) fn handoff(reason: HandoffReason, lang: Lang) -> Reply {
     let text = match (reason, lang) {
         (HandoffReason::Callback, Lang::De) => {

@@ -4,7 +4,11 @@
 //! invents; it knows no channel, no HTTP and no database.
 
 mod compose;
+pub mod decide;
+pub mod features;
 pub mod intent;
+pub mod phrasings;
+pub mod ranker;
 
 /// A service's name in a language (the English name where the catalogue has one).
 pub(crate) use compose::entry_name;
@@ -17,8 +21,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::knowledge::{Catalogue, Entry, EntryId};
 use crate::language::{self, Lang};
-use crate::search::{Analysis, Hit, SearchError, SearchIndex};
-use crate::semantic::Vectors;
+use crate::search::{Hit, SearchError, SearchIndex};
+use crate::semantic::{Similarities, Vectors};
+use decide::{Choice, Signals, Stage};
+use features::{Features, QuestionFeatures};
+use phrasings::{Intent, Phrasings};
+use ranker::Ranker;
 
 /// What the bot did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -127,62 +135,14 @@ pub struct Context {
     pub with_staff: bool,
 }
 
-/// The confidence bars. Coverage is the share of a question's meaning found in an entry;
-/// scores are BM25F divided by the catalogue's largest term weight, so the bars mean the
-/// same for a town of 40 entries and a city of thousands.
-#[derive(Debug, Clone, Copy)]
-pub struct Confidence {
-    /// The best entry is answered from this coverage …
-    pub answer_coverage: f32,
-    /// … and this score (or this strength, the score relative to the question's own
-    /// weight, which carries small catalogues where every term is common) …
-    pub answer_score: f32,
-    pub answer_strength: f32,
-    /// … and the entry's name or keywords must name some of what was asked …
-    pub answer_title_coverage: f32,
-    /// … or its text hold this much of it, with the answer strength …
-    pub answer_whole_coverage: f32,
-    /// … unless a second entry comes this close in score (ratio to the best).
-    pub ambiguous_ratio: f32,
-    /// Below the answer bars, the closest entries are offered as choices from this score
-    /// (or strength) …
-    pub clarify_score: f32,
-    pub clarify_strength: f32,
-    /// … or, with an embedding service, this similarity in meaning …
-    pub clarify_similarity: f32,
-    /// With an embedding service, the best entry is also answered when it is best both by
-    /// words and by meaning, with this similarity and this coverage.
-    pub agree_similarity: f32,
-    pub agree_coverage: f32,
-    /// … and this coverage; below both the bot says it does not know.
-    pub clarify_coverage: f32,
-}
-
-impl Default for Confidence {
-    fn default() -> Self {
-        Confidence {
-            answer_coverage: 0.35,
-            answer_score: 1.2,
-            answer_strength: 1.6,
-            answer_title_coverage: 0.1,
-            answer_whole_coverage: 0.9,
-            ambiguous_ratio: 0.8,
-            clarify_score: 0.95,
-            clarify_strength: 1.3,
-            clarify_similarity: 0.88,
-            agree_similarity: 0.88,
-            agree_coverage: 0.4,
-            clarify_coverage: 0.4,
-        }
-    }
-}
-
 /// A published catalogue with its search index.
 pub struct Knowledge {
     pub catalogue: Catalogue,
     pub index: SearchIndex,
-    /// The entries' embeddings, where an embedding service is configured.
+    /// The vectors of the entries' views, where a model or service gives them.
     pub vectors: Option<Vectors>,
+    /// The example phrasings of what a message can want besides a service.
+    pub phrasings: Phrasings,
     /// For each entry, the other entries that are the same service in another form
     /// ([`variants`]), found once when the catalogue is published.
     forms: Vec<Vec<usize>>,
@@ -193,13 +153,14 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
+    /// The knowledge of a catalogue with the shipped intent phrasings, without vectors.
     pub fn build(catalogue: Catalogue) -> Result<Knowledge, SearchError> {
         let index = SearchIndex::build(&catalogue)?;
-        Ok(Knowledge::new(catalogue, index))
+        Ok(Knowledge::new(catalogue, index, Phrasings::builtin()))
     }
 
-    /// The knowledge of a catalogue and its index, without embeddings.
-    pub fn new(catalogue: Catalogue, index: SearchIndex) -> Knowledge {
+    /// The knowledge of a catalogue, its index and the intents' phrasings, without vectors.
+    pub fn new(catalogue: Catalogue, index: SearchIndex, phrasings: Phrasings) -> Knowledge {
         let names: Vec<&str> = catalogue.entries.iter().map(|e| e.name.as_str()).collect();
         let forms = names
             .iter()
@@ -222,6 +183,7 @@ impl Knowledge {
             catalogue,
             index,
             vectors: None,
+            phrasings,
             forms,
             special,
         }
@@ -231,38 +193,67 @@ impl Knowledge {
 /// The dialogue core. Cheap to share; the knowledge can be replaced while it serves.
 pub struct Dialogue {
     knowledge: ArcSwap<Knowledge>,
-    confidence: Confidence,
+    ranker: Ranker,
 }
 
-/// What the core found for a message, before it is put into words; used by the evaluation
-/// and by the unanswered-questions list.
-#[derive(Debug, Clone)]
+/// What the core found for a message and why, before it is put into words; read by the
+/// evaluation, `rathaus ask --explain`, the console and the unanswered-questions list.
+#[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub reply: Reply,
+    #[serde(skip)]
     pub context: Context,
-    /// Candidates considered, best first.
+    /// Which stage decided.
+    pub stage: Stage,
+    /// What was known of the message before ranking: cues, intents, closest entry.
+    pub signals: Signals,
+    /// Candidates considered, most probable first.
     pub candidates: Vec<Candidate>,
+    /// Whether meaning took part (the ranker for words and meaning decided).
+    pub meaning: bool,
 }
 
-/// A search candidate with the figures the confidence decision read.
-#[derive(Debug, Clone)]
+/// A candidate entry with its features and the ranker's probability.
+#[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
+    #[serde(serialize_with = "entry_id_str")]
     pub id: EntryId,
-    pub score: f32,
-    pub lexical: f32,
-    pub coverage: f32,
-    pub title_coverage: f32,
-    pub specificity: f32,
-    pub strength: f32,
-    pub similarity: f32,
+    pub name: String,
+    pub probability: f32,
+    pub features: Features,
+}
+
+fn entry_id_str<S: serde::Serializer>(id: &EntryId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(id.as_str())
+}
+
+/// What a message comes to before its candidates are ranked.
+pub struct Prepared {
+    pub lang: Lang,
+    pub signals: Signals,
+    /// The ranked candidates' hits and features, in the search's order; empty where an
+    /// earlier stage answered.
+    pub hits: Vec<Hit>,
+    pub features: Vec<Features>,
+    /// The question's own features, which weigh "none of these".
+    pub question: QuestionFeatures,
+    /// Set where an earlier stage (a choice picked, a follow-up, silence, a message of no
+    /// words) already decided.
+    pub early: Option<Decision>,
+    aspect: Aspect,
+    meaning: bool,
 }
 
 impl Dialogue {
-    pub fn new(knowledge: Knowledge, confidence: Confidence) -> Dialogue {
+    pub fn new(knowledge: Knowledge, ranker: Ranker) -> Dialogue {
         Dialogue {
             knowledge: ArcSwap::from_pointee(knowledge),
-            confidence,
+            ranker,
         }
+    }
+
+    pub fn ranker(&self) -> &Ranker {
+        &self.ranker
     }
 
     /// Replaces the published knowledge; conversations in progress go on with the new one.
@@ -294,14 +285,28 @@ impl Dialogue {
         compose::handoff(reason, lang)
     }
 
-    /// As [`Dialogue::respond`], with the message's embedding from the configured embedding
-    /// service (the core itself does no I/O).
+    /// As [`Dialogue::respond`], with the message's sentence vector where meaning is on
+    /// (the core itself does no I/O).
     pub fn respond_with(
         &self,
         context: &Context,
         message: &Inbound,
         query_vector: Option<&[f32]>,
     ) -> Decision {
+        let prepared = self.prepare(context, message, query_vector);
+        let model = self.ranker.model(prepared.meaning);
+        let probabilities = model.probabilities(&prepared.features, &prepared.question);
+        self.finish(context, prepared, &probabilities, &model.bars)
+    }
+
+    /// Reads a message and finds its candidates with their features: every stage before
+    /// the ranker. The evaluation's fit ranks the same prepared message under many models.
+    pub fn prepare(
+        &self,
+        context: &Context,
+        message: &Inbound,
+        query_vector: Option<&[f32]>,
+    ) -> Prepared {
         let kb = self.knowledge.load();
         let text = message.text.trim();
         let lang = message.lang.unwrap_or_else(|| {
@@ -315,14 +320,28 @@ impl Dialogue {
             lang: Some(lang),
             ..context.clone()
         };
-        let done = |reply: Reply, next: Context, candidates| Decision {
+        let mut prepared = Prepared {
+            lang,
+            signals: Signals::default(),
+            hits: Vec::new(),
+            features: Vec::new(),
+            question: QuestionFeatures::default(),
+            early: None,
+            aspect: Aspect::Summary,
+            meaning: false,
+        };
+        let early = |reply: Reply, next: Context, stage: Stage| Decision {
             reply,
             context: next,
-            candidates,
+            stage,
+            signals: Signals::default(),
+            candidates: Vec::new(),
+            meaning: false,
         };
 
         if context.with_staff {
-            return done(compose::silent(lang), next, Vec::new());
+            prepared.early = Some(early(compose::silent(lang), next, Stage::Cue));
+            return prepared;
         }
         // A choice from the last clarify reply: a button, or its number.
         let picked = message.choice.clone().or_else(|| {
@@ -335,14 +354,32 @@ impl Dialogue {
             next.last_entry = Some(id);
             next.choices.clear();
             let reply = compose::answer(&kb.catalogue, entry, &[], &[], Aspect::Summary, lang);
-            return done(reply, next, Vec::new());
+            prepared.early = Some(early(reply, next, Stage::Cue));
+            return prepared;
         }
-        if let Some(reason) = intent::handoff(text) {
-            next.choices.clear();
-            return done(compose::handoff(reason, lang), next, Vec::new());
-        }
-        if let Some(kind) = intent::small_talk(text) {
-            return done(compose::small_talk(kind, lang), next, Vec::new());
+
+        // Meaning: how close the message is to each entry, where vectors are at hand.
+        let similarities: Option<Similarities> = match (&kb.vectors, query_vector) {
+            (Some(v), Some(q)) => Some(v.similarities(q)),
+            _ => None,
+        };
+        let matches = kb.phrasings.matches(text, query_vector);
+        let out_of_scope = matches
+            .iter()
+            .find(|m| m.intent == Intent::OutOfScope)
+            .copied();
+        prepared.signals = Signals {
+            cue_handoff: intent::handoff(text),
+            cue_small_talk: intent::small_talk(text),
+            matches,
+            closest_entry: similarities
+                .as_ref()
+                .map_or(0.0, |s| s.best.iter().copied().fold(0.0, f32::max)),
+        };
+        prepared.meaning = similarities.is_some();
+        // A request for a person, or small talk as a whole, needs no search.
+        if prepared.signals.cue_handoff.is_some() || prepared.signals.cue_small_talk.is_some() {
+            return prepared;
         }
 
         let mut analysis = kb.index.analyse(text, lang);
@@ -374,7 +411,7 @@ impl Dialogue {
             .filter(|c| !c.phrase.is_empty() && !means_aspect(c))
             .map(|c| c.word.split(' ').collect())
             .collect();
-        let aspect = if topical_phrases.is_empty() {
+        prepared.aspect = if topical_phrases.is_empty() {
             intent::aspect(text)
         } else {
             let mut rest = language::words(text);
@@ -391,216 +428,148 @@ impl Dialogue {
 
         // A follow-up on the entry just answered: an aspect and no topic of its own.
         if !has_topic
-            && aspect != Aspect::Summary
+            && prepared.aspect != Aspect::Summary
             && let Some(entry) = context
                 .last_entry
                 .as_ref()
                 .and_then(|id| kb.catalogue.entry(id))
         {
-            return done(
-                compose::answer(&kb.catalogue, entry, &[], &[], aspect, lang),
-                next,
-                Vec::new(),
-            );
+            let reply = compose::answer(&kb.catalogue, entry, &[], &[], prepared.aspect, lang);
+            prepared.early = Some(early(reply, next, Stage::Cue));
+            return prepared;
         }
         if has_topic {
             analysis.concepts.retain(|c| !names_aspect(c));
         }
-        let semantic = match (&kb.vectors, query_vector) {
-            (Some(v), Some(q)) => Some((v, q)),
-            _ => None,
-        };
         // A message without a single word ("....", "😂") is searched neither by words nor
-        // by meaning: an embedding finds something near anything.
-        if analysis.concepts.is_empty() || (analysis.known_weight() == 0.0 && semantic.is_none()) {
-            next.choices.clear();
-            return done(compose::dont_know(lang), next, Vec::new());
+        // by meaning: a sentence vector finds something near anything.
+        if analysis.concepts.is_empty() {
+            return prepared;
         }
-
-        let mut hits = match kb.index.search(&analysis, semantic) {
+        if analysis.known_weight() == 0.0 && similarities.is_none() {
+            return prepared;
+        }
+        prepared.hits = match kb.index.search(&analysis, similarities.as_ref()) {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "search failed");
                 Vec::new()
             }
         };
-        self.order(&mut hits, &analysis, &kb);
-        let candidates: Vec<Candidate> = hits
+        let oos_meaning = out_of_scope.map_or(0.0, |m| m.meaning);
+        let meaning = similarities.as_ref().map(|s| features::Meaning {
+            similarities: s,
+            out_of_scope: oos_meaning,
+        });
+        prepared.features = features::of(&prepared.hits, &analysis, meaning.as_ref());
+        prepared.question = features::of_question(
+            analysis.known_weight(),
+            &prepared.features,
+            out_of_scope.map_or(0.0, |m| m.words),
+            prepared
+                .meaning
+                .then_some((prepared.signals.closest_entry, oos_meaning)),
+        );
+        prepared
+    }
+
+    /// Ranks a prepared message's candidates by their probabilities, decides against the
+    /// bars and puts the reply into words.
+    pub fn finish(
+        &self,
+        context: &Context,
+        prepared: Prepared,
+        probabilities: &[f32],
+        bars: &decide::Bars,
+    ) -> Decision {
+        if let Some(decision) = prepared.early {
+            return decision;
+        }
+        let kb = self.knowledge.load();
+        let lang = prepared.lang;
+        let mut next = Context {
+            lang: Some(lang),
+            ..context.clone()
+        };
+        let mut order: Vec<usize> = (0..prepared.hits.len()).collect();
+        order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+        let ranked: Vec<f32> = order.iter().map(|&i| probabilities[i]).collect();
+        let hit = |rank: usize| &prepared.hits[order[rank]];
+        let candidates: Vec<Candidate> = order
             .iter()
-            .map(|h| Candidate {
-                id: kb.index.entry_id(h.entry).clone(),
-                score: h.score,
-                lexical: h.lexical,
-                coverage: h.coverage,
-                title_coverage: h.title_coverage,
-                specificity: h.specificity,
-                strength: h.strength,
-                similarity: h.similarity,
+            .map(|&i| {
+                let e = &kb.catalogue.entries[prepared.hits[i].entry];
+                Candidate {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    probability: probabilities[i],
+                    features: prepared.features[i],
+                }
             })
             .collect();
-        match self.decide(&hits, &analysis, &kb) {
-            Choice::Answer(i) => {
-                let entry = &kb.catalogue.entries[hits[i].entry];
+        let (choice, stage) = decide::decide(&prepared.signals, &ranked, bars);
+        let reply = match choice {
+            Choice::Intent(intent) => {
+                if let Some(reason) = intent.handoff() {
+                    next.choices.clear();
+                    compose::handoff(reason, lang)
+                } else if let Some(kind) = intent.small_talk() {
+                    compose::small_talk(kind, lang)
+                } else {
+                    next.choices.clear();
+                    compose::out_of_scope(lang)
+                }
+            }
+            Choice::SmallTalk => match prepared.signals.cue_small_talk {
+                Some(kind) => compose::small_talk(kind, lang),
+                None => compose::dont_know(lang),
+            },
+            Choice::Answer(rank) => {
+                let best = hit(rank).entry;
+                let entry = &kb.catalogue.entries[best];
                 next.last_entry = Some(entry.id.clone());
                 next.choices.clear();
                 // The same service in its other forms, wherever the search ranked them.
-                let variants: Vec<&Entry> = kb.forms[hits[i].entry]
+                let variants: Vec<&Entry> = kb.forms[best]
                     .iter()
                     .map(|&j| &kb.catalogue.entries[j])
                     .collect();
-                // Its special cases that came close, which the question did not speak of.
-                let special: Vec<&Entry> = hits
-                    .iter()
-                    .take(3)
-                    .filter(|h| kb.special[hits[i].entry].contains(&h.entry))
-                    .map(|h| &kb.catalogue.entries[h.entry])
+                // Its special cases that came close, which the answer names.
+                let special: Vec<&Entry> = (0..order.len().min(decide::CHOICES))
+                    .map(|r| hit(r).entry)
+                    .filter(|e| kb.special[best].contains(e))
+                    .map(|e| &kb.catalogue.entries[e])
                     .collect();
-                done(
-                    compose::answer(&kb.catalogue, entry, &variants, &special, aspect, lang),
-                    next,
-                    candidates,
+                compose::answer(
+                    &kb.catalogue,
+                    entry,
+                    &variants,
+                    &special,
+                    prepared.aspect,
+                    lang,
                 )
             }
             Choice::Clarify(list) => {
                 let entries: Vec<&Entry> = list
                     .iter()
-                    .map(|&i| &kb.catalogue.entries[hits[i].entry])
+                    .map(|&r| &kb.catalogue.entries[hit(r).entry])
                     .collect();
                 next.choices = entries.iter().map(|e| e.id.clone()).collect();
-                done(compose::clarify(&entries, lang), next, candidates)
+                compose::clarify(&entries, lang)
             }
             Choice::DontKnow => {
                 next.choices.clear();
-                done(compose::dont_know(lang), next, candidates)
+                compose::dont_know(lang)
             }
+        };
+        Decision {
+            reply,
+            context: next,
+            stage,
+            signals: prepared.signals,
+            candidates,
+            meaning: prepared.meaning,
         }
-    }
-
-    /// Puts first, among the first three hits, the entry the question means where the search
-    /// ranked another a little higher: the plain service, when the best hit is a special case
-    /// of it that the question says nothing special of and it names the plain service in full
-    /// or finds it as close; else an entry whose name the question says in full, where the
-    /// best hit's name it hardly says, when it is as close, covers as much of the question and
-    /// the question says a word of its name that the best hit's name lacks ("emergency
-    /// passport": "Vorläufiger Reisepass", not "Notfall-Hilfe Aufenthaltstitel"; but "Mein
-    /// Perso ist weg" keeps "Personalausweis oder Reisepass verloren" before "Personalausweis
-    /// beantragen", whose name says nothing the other's lacks).
-    fn order(&self, hits: &mut Vec<Hit>, analysis: &Analysis, kb: &Knowledge) {
-        let Some(best) = hits.first().cloned() else {
-            return;
-        };
-        let close = |h: &Hit| h.score >= best.score * self.confidence.ambiguous_ratio;
-        let plain = |h: &Hit| {
-            (named_in_full(h) || close(h))
-                && kb.special[h.entry].contains(&best.entry)
-                && !kb.index.asks_beyond(analysis, best.entry, h.entry)
-        };
-        let named = |h: &Hit| {
-            best.specificity + SPECIFICITY_MARGIN < NAMED_SPECIFICITY
-                && named_in_full(h)
-                && close(h)
-                && h.coverage >= best.coverage
-                && kb.index.asks_beyond(analysis, h.entry, best.entry)
-        };
-        let first = (1..hits.len().min(3))
-            .find(|&i| plain(&hits[i]))
-            .or_else(|| (1..hits.len().min(3)).find(|&i| named(&hits[i])));
-        if let Some(i) = first {
-            let h = hits.remove(i);
-            hits.insert(0, h);
-        }
-    }
-
-    /// `kb` tells each entry's other forms and special cases (see [`Knowledge`]).
-    fn decide(&self, hits: &[Hit], analysis: &Analysis, kb: &Knowledge) -> Choice {
-        let c = self.confidence;
-        let Some(best) = hits.first() else {
-            return Choice::DontKnow;
-        };
-        // The question says nothing of what makes a special case of the best entry special
-        // ("Wohnsitzanmeldung", not "… – Familie"): the plain service is meant, and the answer
-        // names the special case. The other way round, the best entry is a special case of
-        // another and the question speaks of what makes it special ("Reisepass verloren":
-        // "Verlust oder Diebstahl Reisepass", not "Reisepass").
-        let unasked_case = |h: &Hit| {
-            kb.special[best.entry].contains(&h.entry)
-                && !kb.index.asks_beyond(analysis, h.entry, best.entry)
-        };
-        let asked_case = |h: &Hit| {
-            kb.special[h.entry].contains(&best.entry)
-                && kb.index.asks_beyond(analysis, best.entry, h.entry)
-        };
-        let close = |i: usize| {
-            let h = &hits[i];
-            // A close second that explains less of its own name is a variant, not a rival;
-            // so is one whose name the question does not say in full where it says the best
-            // entry's, unless it finds more of the question; so is the same service in another
-            // form ("… (Telefon-Termin)"), which the answer names; so is a special case the
-            // question does not speak of, and the plain service when the question speaks of
-            // the special case.
-            h.score >= best.score * c.ambiguous_ratio
-                && h.specificity + SPECIFICITY_MARGIN > best.specificity
-                && !(named_in_full(best) && !named_in_full(h) && h.coverage <= best.coverage)
-                && !kb.forms[best.entry].contains(&h.entry)
-                && !unasked_case(h)
-                && !asked_case(h)
-        };
-        // An entry the question names in full needs less score to be answered: a short
-        // question of one compound ("Ausbildungsduldung") weighs little.
-        let answerable = best.lexical >= c.answer_score
-            || best.strength >= c.answer_strength
-            || (named_in_full(best) && best.lexical >= c.clarify_score);
-        // The entry's name says something of the question, or its text holds all of it.
-        let about = best.title_coverage >= c.answer_title_coverage
-            || (best.coverage >= c.answer_whole_coverage && best.strength >= c.answer_strength);
-        if best.coverage >= c.answer_coverage && about && answerable {
-            let rivals: Vec<usize> = (1..hits.len().min(3)).filter(|&i| close(i)).collect();
-            if rivals.is_empty() {
-                return Choice::Answer(0);
-            }
-            return Choice::Clarify(std::iter::once(0).chain(rivals).collect());
-        }
-        // The question names the entry in full and nothing else comes close: answer it, even
-        // when the question says much else besides.
-        let named = named_in_full(best)
-            && best.lexical >= c.answer_score
-            && hits
-                .get(1)
-                .is_none_or(|h| h.score <= best.score * NAMED_RATIO);
-        if named {
-            return Choice::Answer(0);
-        }
-        // Words and meaning agree: the best entry by words alone is also the closest in
-        // meaning, and close enough.
-        let lexical_best = hits.iter().all(|h| h.lexical <= best.lexical);
-        let semantic_best = hits.iter().all(|h| h.similarity <= best.similarity);
-        if lexical_best
-            && semantic_best
-            && best.similarity >= c.agree_similarity
-            && best.coverage >= c.agree_coverage
-        {
-            return Choice::Answer(0);
-        }
-        // Worth offering: the best entry, or one that comes as close to the question as the
-        // best does (which of two near-equal entries is first should not decide whether
-        // the bot knows something).
-        let plausible = |h: &Hit| {
-            h.coverage >= c.clarify_coverage
-                && (h.lexical >= c.clarify_score || h.strength >= c.clarify_strength)
-        };
-        let similar = best.similarity >= c.clarify_similarity;
-        if hits
-            .iter()
-            .take(3)
-            .any(|h| h.score >= best.score * c.ambiguous_ratio && plausible(h))
-            || similar
-        {
-            let choices = (0..hits.len().min(3))
-                .filter(|&i| hits[i].score >= best.score * CHOICE_RATIO)
-                .collect();
-            return Choice::Clarify(choices);
-        }
-        Choice::DontKnow
     }
 }
 
@@ -681,30 +650,6 @@ fn narrows(name: &str, general: &str) -> bool {
         && name.windows(general.len()).any(|w| w == general.as_slice())
 }
 
-/// An entry counts as named in full when the question explains this much of its name.
-const NAMED_SPECIFICITY: f32 = 0.99;
-
-/// Whether the question says the hit's name in full.
-fn named_in_full(h: &Hit) -> bool {
-    h.specificity >= NAMED_SPECIFICITY
-}
-
-/// How far ahead an entry named in full must be to be answered on its name alone.
-const NAMED_RATIO: f32 = 0.75;
-
-/// Choices offered when unsure: entries at least this close to the best.
-const CHOICE_RATIO: f32 = 0.5;
-
-/// How much more of its name the best entry must explain to beat a close second outright.
-const SPECIFICITY_MARGIN: f32 = 0.4;
-
-#[derive(Debug, PartialEq)]
-enum Choice {
-    Answer(usize),
-    Clarify(Vec<usize>),
-    DontKnow,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -752,7 +697,10 @@ mod tests {
             ..Catalogue::default()
         };
         let index = SearchIndex::build_with(&catalogue, None).unwrap();
-        Dialogue::new(Knowledge::new(catalogue, index), Confidence::default())
+        Dialogue::new(
+            Knowledge::new(catalogue, index, Phrasings::builtin()),
+            Ranker::builtin(),
+        )
     }
 
     /// The reply to the first message of a conversation.
@@ -944,197 +892,6 @@ mod tests {
     }
 
     #[test]
-    fn a_special_case_goes_first_only_where_the_question_speaks_of_it() {
-        let d = dialogue(vec![
-            entry(
-                "verlust",
-                "Verlust oder Diebstahl Reisepass",
-                "Melden Sie es sofort.",
-            ),
-            entry(
-                "fund",
-                "Fundsache abholen",
-                "Nach einem Verlust fragen Sie im Fundbüro.",
-            ),
-            entry(
-                "ausweis",
-                "Personalausweis",
-                "Nach einem Verlust beantragen Sie einen neuen Ausweis.",
-            ),
-            entry(
-                "ermaessigung",
-                "Hundesteuer – Ermäßigung",
-                "Wer einen Hund aus dem Tierheim holt, zahlt im ersten Jahr keine \
-                 Hundesteuer für diesen Hund.",
-            ),
-        ]);
-        let reply = first_reply(&d, "Verlust meines Reisepasses");
-        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
-        assert_eq!(reply.entries[0].id.as_str(), "verlust");
-        // A question that says nothing of what makes a special case special is about the
-        // plain service, even where the special case's text says the question's words more
-        // often; the answer names the special case.
-        let reply = first_reply(&d, "Hundesteuer für meinen Hund im ersten Jahr");
-        assert_eq!(reply.outcome, Outcome::Answer, "{}", reply.text);
-        assert_eq!(reply.entries[0].id.as_str(), "hund");
-        assert!(
-            reply.text.contains("„Hundesteuer – Ermäßigung“"),
-            "{}",
-            reply.text
-        );
-    }
-
-    #[test]
-    fn a_question_is_offered_choices_when_a_close_second_covers_it() {
-        let d = dialogue(vec![
-            entry(
-                "vater",
-                "Vaterschaftsanerkennung",
-                "Die Vaterschaft erkennen Sie beim Standesamt an.",
-            ),
-            entry(
-                "geburt",
-                "Geburtsurkunde",
-                "Nach der Geburt im Krankenhaus stellt das Standesamt die Urkunde aus; \
-                 Eltern mit Baby bringen den Ausweis mit.",
-            ),
-        ]);
-        let q = "Vaterschaftsanerkennung Krankenhaus Eltern Zwillinge Oktober Hebamme";
-        // The name's entry is first, but the question is mostly about the other one.
-        let reply = first_reply(&d, q);
-        assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
-        let offered: Vec<&str> = reply.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(offered, ["vater", "geburt"]);
-    }
-
-    #[test]
-    fn a_special_case_as_close_as_the_plain_service_goes_after_it() {
-        let d = dialogue(vec![
-            entry(
-                "melden",
-                "Anmeldung",
-                "Bringen Sie die Wohnungsgeberbestätigung mit.",
-            ),
-            entry(
-                "familie",
-                "Anmeldung – Familie",
-                "Bringen Sie die Wohnungsgeberbestätigung und die Wohnungsgeberbestätigung \
-                 für jedes Kind mit.",
-            ),
-        ]);
-        let found = d
-            .respond(
-                &Context::default(),
-                &Inbound::text("Wohnungsgeberbestätigung"),
-            )
-            .candidates;
-        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids[..2], ["melden", "familie"], "{found:?}");
-        assert!(found[1].score > found[0].score);
-    }
-
-    /// A hit on the `entry`-th entry of [`dialogue`]'s catalogue, its score all by words.
-    fn hit(entry: usize, score: f32, coverage: f32, title_coverage: f32, specificity: f32) -> Hit {
-        Hit {
-            entry,
-            score,
-            lexical: score,
-            coverage,
-            title_coverage,
-            strength: score / 2.0,
-            specificity,
-            similarity: 0.0,
-        }
-    }
-
-    /// What the core decides for `hits` found for `question`, in the order it puts them.
-    fn decided_for(d: &Dialogue, question: &str, mut hits: Vec<Hit>) -> (Choice, Vec<usize>) {
-        let kb = d.knowledge();
-        let analysis = kb.index.analyse(question, Lang::De);
-        d.order(&mut hits, &analysis, &kb);
-        let choice = d.decide(&hits, &analysis, &kb);
-        (choice, hits.iter().map(|h| h.entry).collect())
-    }
-
-    /// What the core decides for `hits` found for "Reisepass".
-    fn decided(d: &Dialogue, hits: Vec<Hit>) -> (Choice, Vec<usize>) {
-        decided_for(d, "Reisepass", hits)
-    }
-
-    #[test]
-    fn the_entry_named_in_full_is_answered_over_a_close_one_named_in_part() {
-        let d = dialogue(Vec::new());
-        // "Umschreibung EU-Führerschein": "Umschreibung EU/EWR-Führerschein" in full,
-        // "Umschreibung eines ausländischen Führerscheins" in part.
-        let hits = vec![hit(0, 3.7, 1.0, 1.0, 1.0), hit(1, 3.6, 1.0, 1.0, 0.79)];
-        assert_eq!(decided(&d, hits).0, Choice::Answer(0));
-        // Unless the one named in part finds more of the question.
-        let hits = vec![hit(0, 3.7, 0.8, 0.8, 1.0), hit(1, 3.6, 1.0, 1.0, 0.79)];
-        assert_eq!(decided(&d, hits).0, Choice::Clarify(vec![0, 1]));
-    }
-
-    #[test]
-    fn an_entry_named_in_full_goes_before_a_close_one_whose_name_is_hardly_said() {
-        let d = dialogue(Vec::new());
-        // "emergency passport": "Vorläufiger Reisepass" (1), not "Notfall-Hilfe
-        // Aufenthaltstitel – Studierende, …" (0).
-        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.8, 0.75, 0.55, 1.0)];
-        let (choice, order) = decided(&d, hits);
-        assert_eq!(order, [1, 0]);
-        assert_eq!(choice, Choice::Answer(0));
-        // Not when it covers less of the question, nor when it is not as close.
-        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.8, 0.6, 0.55, 1.0)];
-        assert_eq!(decided(&d, hits).1, [0, 1]);
-        let hits = vec![hit(0, 2.95, 0.75, 0.75, 0.16), hit(1, 2.2, 0.75, 0.55, 1.0)];
-        assert_eq!(decided(&d, hits).1, [0, 1]);
-        // Nor when the question says no word of its name that the best hit's name lacks.
-        let d = dialogue(vec![
-            entry(
-                "antrag",
-                "Reisepass beantragen",
-                "Den Reisepass beantragen Sie hier.",
-            ),
-            entry(
-                "verlust",
-                "Personalausweis oder Reisepass verloren",
-                "Melden Sie den Verlust.",
-            ),
-        ]);
-        let hits = vec![hit(1, 2.95, 1.0, 1.0, 0.3), hit(0, 2.8, 1.0, 1.0, 1.0)];
-        let (choice, order) = decided_for(&d, "Mein Reisepass ist weg", hits);
-        assert_eq!(order, [1, 0]);
-        assert_eq!(choice, Choice::Clarify(vec![0, 1]));
-    }
-
-    #[test]
-    fn a_short_question_that_names_an_entry_in_full_is_answered_on_a_lower_score() {
-        let d = dialogue(Vec::new());
-        // "Was ist eine Ausbildungsduldung?": "Duldung – Ausbildung", by the compound's parts.
-        let hits = vec![hit(0, 1.0, 0.73, 0.73, 1.0), hit(1, 0.6, 0.6, 0.5, 0.3)];
-        assert_eq!(decided(&d, hits).0, Choice::Answer(0));
-        // The same score for an entry named in part is only worth offering.
-        let hits = vec![hit(0, 1.0, 0.73, 0.73, 0.5), hit(1, 0.6, 0.6, 0.5, 0.3)];
-        assert!(matches!(decided(&d, hits).0, Choice::Clarify(_)));
-    }
-
-    #[test]
-    fn an_entry_whose_text_holds_the_whole_question_strongly_is_answered_without_its_name() {
-        let d = dialogue(Vec::new());
-        // "Was ist eine Wohnungsgeberbestätigung?": only the registration's text says it.
-        let strong = |coverage| Hit {
-            strength: 3.6,
-            ..hit(0, 0.92, coverage, 0.0, 0.0)
-        };
-        let weak = hit(1, 0.4, 0.6, 0.6, 0.0);
-        assert_eq!(
-            decided(&d, vec![strong(1.0), weak.clone()]).0,
-            Choice::Answer(0)
-        );
-        // Where the text holds only part of the question, the name must say some of it.
-        assert_ne!(decided(&d, vec![strong(0.7), weak]).0, Choice::Answer(0));
-    }
-
-    #[test]
     fn a_message_without_words_is_not_searched_by_meaning() {
         let d = dialogue(Vec::new());
         let kb = d.knowledge();
@@ -1147,8 +904,15 @@ mod tests {
         let mut with_vectors = Knowledge::new(
             kb.catalogue.clone(),
             SearchIndex::build_with(&kb.catalogue, None).unwrap(),
+            Phrasings::builtin(),
         );
-        with_vectors.vectors = crate::semantic::Vectors::new(rows);
+        with_vectors.vectors = crate::semantic::Vectors::new(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, r)| (i, crate::semantic::View::Name, r))
+                .collect(),
+            n,
+        );
         d.publish(with_vectors);
         let ask = |text: &str| {
             d.respond_with(&Context::default(), &Inbound::text(text), Some(&query))
@@ -1202,7 +966,7 @@ mod tests {
                                  opening times => öffnungszeiten\n"
             .into();
         let index = SearchIndex::build_with(&catalogue, None).unwrap();
-        d.publish(Knowledge::new(catalogue, index));
+        d.publish(Knowledge::new(catalogue, index, Phrasings::builtin()));
         let ask = |context: &Context, text: &str| {
             let inbound = Inbound {
                 lang: Some(Lang::En),

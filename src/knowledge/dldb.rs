@@ -185,6 +185,7 @@ fn service(v: Value) -> Result<Entry, String> {
             more,
         },
         keywords,
+        questions: Vec::new(),
         translations: Default::default(),
         plain_language: None,
         updated: meta.lastupdate.map(|d| d.chars().take(10).collect()),

@@ -35,6 +35,8 @@ struct FrontMatter {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     keywords: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    questions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     offices: Vec<OfficeId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     documents: Vec<String>,
@@ -127,6 +129,7 @@ pub fn parse_entry(text: &str) -> Result<Entry, String> {
         offices: fm.offices,
         links: fm.links,
         keywords: fm.keywords,
+        questions: fm.questions,
         translations: fm.translations,
         plain_language: fm
             .plain_language
@@ -150,6 +153,7 @@ pub fn render_entry(entry: &Entry) -> String {
         name: entry.name.clone(),
         summary: entry.summary.clone(),
         keywords: entry.keywords.clone(),
+        questions: entry.questions.clone(),
         offices: entry.offices.clone(),
         documents: entry.documents.clone(),
         fees: entry.fees.clone(),

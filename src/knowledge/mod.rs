@@ -148,6 +148,10 @@ pub struct Entry {
     pub links: Links,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
+    /// Questions citizens ask about the entry, in their words: searched by words and by
+    /// meaning like the name. A city's own; a re-import of its export keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub translations: BTreeMap<String, Translation>,
     /// The entry in Leichte Sprache, where the city has written one.

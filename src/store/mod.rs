@@ -363,6 +363,27 @@ pub trait Store:
     async fn unanswered(&self, limit: i64) -> Result<Vec<Unanswered>>;
     /// Deletes unanswered questions recorded before `before`; returns how many.
     async fn delete_unanswered_before(&self, before: i64) -> Result<u64>;
+
+    /// Every cached text vector of a model, by the text's digest ([`text_digest`]).
+    async fn embeddings(&self, model: &str) -> Result<Vec<(String, Vec<f32>)>>;
+    /// Caches text vectors of a model; a digest already there keeps its vector.
+    async fn put_embeddings(&self, model: &str, rows: &[(String, Vec<f32>)], now: i64) -> Result<()>;
+}
+
+/// The digest a text's vector is cached under.
+pub fn text_digest(text: &str) -> String {
+    token_digest(text)
+}
+
+/// A vector as stored: little-endian `f32`s.
+fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn bytes_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn entries_json(v: &[String]) -> String {
@@ -655,6 +676,33 @@ macro_rules! sql_store {
             async fn delete_unanswered_before(&self, before: i64) -> Result<u64> {
                 let r = sqlx::query("DELETE FROM unanswered WHERE created_at < $1").bind(before).execute(&self.pool).await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn embeddings(&self, model: &str) -> Result<Vec<(String, Vec<f32>)>> {
+                let rows: Vec<(String, Vec<u8>)> =
+                    sqlx::query_as("SELECT text_hash, vector FROM embeddings WHERE model = $1")
+                        .bind(model)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(h, v)| (h, bytes_vector(&v))).collect())
+            }
+
+            async fn put_embeddings(&self, model: &str, rows: &[(String, Vec<f32>)], now: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for (hash, vector) in rows {
+                    sqlx::query(
+                        "INSERT INTO embeddings (model, text_hash, vector, created_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (model, text_hash) DO NOTHING",
+                    )
+                    .bind(model)
+                    .bind(hash)
+                    .bind(vector_bytes(vector))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

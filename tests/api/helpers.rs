@@ -79,7 +79,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with an embedding service for meaning-based search.
 pub async fn spawn_app_with(embedder: Option<rathaus::semantic::Embedder>) -> TestApp {
-    spawn_configured(|s| s.embedder = embedder).await
+    spawn_configured(|s| s.answering.embedder = embedder).await
 }
 
 /// As [`spawn_app`], with the channels whose settings are in `channels`.
@@ -98,7 +98,7 @@ pub fn test_settings(db: &Path) -> Settings {
         channels: None,
         console: Default::default(),
         retention: None,
-        embedder: None,
+        answering: Default::default(),
         telegram_token: None,
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use rathaus::semantic::{EmbedError, Embedder, Purpose};
+use rathaus::semantic::{EmbedError, Embedder, Purpose, RemoteEncoder};
 use serde_json::{Value, json};
 
 use crate::helpers::{fields, spawn_app_with};
@@ -80,10 +80,14 @@ async fn stand_in() -> (String, Seen) {
     (url, seen)
 }
 
+fn remote(url: &str, model: &str, key: Option<secrecy::SecretString>, timeout: Duration) -> Embedder {
+    Embedder::remote(RemoteEncoder::new(url, model, key, timeout))
+}
+
 #[tokio::test]
 async fn client_speaks_the_embeddings_protocol() {
     let (url, seen) = stand_in().await;
-    let embedder = Embedder::new(
+    let embedder = remote(
         &url,
         "e5-test",
         Some("geheim".to_string().into()),
@@ -116,7 +120,7 @@ async fn client_speaks_the_embeddings_protocol() {
         matches!(err, EmbedError::Status { status: 500, .. }),
         "{err}"
     );
-    let nowhere = Embedder::new("http://127.0.0.1:9/v1", "m", None, Duration::from_secs(2));
+    let nowhere = remote("http://127.0.0.1:9/v1", "m", None, Duration::from_secs(2));
     assert!(matches!(
         nowhere.embed(&["x".to_string()], Purpose::Query).await,
         Err(EmbedError::Unreachable(_))
@@ -126,7 +130,7 @@ async fn client_speaks_the_embeddings_protocol() {
 #[tokio::test]
 async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
     let (url, _) = stand_in().await;
-    let app = spawn_app_with(Some(Embedder::new(
+    let app = spawn_app_with(Some(remote(
         &url,
         "e5-test",
         None,
@@ -146,7 +150,7 @@ async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
 
 #[tokio::test]
 async fn without_the_service_rathaus_answers_by_words() {
-    let down = Embedder::new("http://127.0.0.1:9/v1", "e5", None, Duration::from_secs(2));
+    let down = remote("http://127.0.0.1:9/v1", "e5", None, Duration::from_secs(2));
     let app = spawn_app_with(Some(down)).await;
     let r = app.answer("Was kostet ein Personalausweis?").await;
     assert_eq!(r["outcome"], "answer", "{r}");

@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dialogue::{Dialogue, Inbound, Outcome};
+use crate::dialogue::{Candidate, Decision, Dialogue, Inbound, Outcome};
+
+mod fit;
+pub use fit::{Validated, cross_validate, fit_all, ranker_header};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Question {
@@ -222,6 +225,7 @@ pub fn explain(
                 .join(" | ")
         );
         let _ = writeln!(out, "  concepts: {concepts}");
+        let _ = writeln!(out, "  decided by: {:?}", d.stage);
         // The first five, and an expected entry ranked below them with its rank.
         let shown = d
             .candidates
@@ -234,20 +238,56 @@ pub fn explain(
                 (true, true) => "* ".to_string(),
                 (true, false) => format!("#{}", rank + 1),
             };
-            let _ = writeln!(
-                out,
-                "  {mark:<2} {:7.2} lex {:.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2} sim {:.2}  {} {}",
-                c.score,
-                c.lexical,
-                c.coverage,
-                c.title_coverage,
-                c.specificity,
-                c.strength,
-                c.similarity,
-                c.id,
-                name(c.id.as_str())
-            );
+            let _ = writeln!(out, "  {mark:<2} {}", candidate_line(c));
         }
+    }
+    out
+}
+
+/// A candidate on one line: probability, the main features, id and name.
+fn candidate_line(c: &Candidate) -> String {
+    let f = |n: &str| c.features.get(n).unwrap_or(0.0);
+    format!(
+        "p {:.3}  lex {:.2} cov {:.2} tcov {:.2} spec {:.2} str {:.2} sim {:.3} name {:.3} q {:.3}  {} {}",
+        c.probability,
+        f("lexical"),
+        f("coverage"),
+        f("title_coverage"),
+        f("specificity"),
+        f("strength"),
+        f("meaning"),
+        f("meaning_name"),
+        f("meaning_question"),
+        c.id,
+        c.name
+    )
+}
+
+/// Why the core decided as it did, for `rathaus ask --explain`.
+pub fn explain_decision(d: &Decision) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "decided by: {:?} ({})",
+        d.stage,
+        if d.meaning { "words and meaning" } else { "words only" }
+    );
+    if let Some(reason) = d.signals.cue_handoff {
+        let _ = writeln!(out, "cue: a request for a person ({reason:?})");
+    }
+    for m in d.signals.matches.iter().take(3) {
+        let _ = writeln!(
+            out,
+            "intent {:<12} words {:.2} meaning {:.3}",
+            m.intent.name(),
+            m.words,
+            m.meaning
+        );
+    }
+    let _ = writeln!(out, "closest entry in meaning: {:.3}", d.signals.closest_entry);
+    for c in d.candidates.iter().take(5) {
+        let _ = writeln!(out, "  {}", candidate_line(c));
     }
     out
 }
@@ -258,6 +298,45 @@ fn pct(n: usize, d: usize) -> String {
     } else {
         format!("{:.1} %", 100.0 * n as f64 / d as f64)
     }
+}
+
+/// The figures a city cares about, one a line.
+fn summary(f: &mut std::fmt::Formatter<'_>, t: &Tally) -> std::fmt::Result {
+    writeln!(
+        f,
+        "answered correctly at rank 1: {}/{} answerable ({})",
+        t.rank1,
+        t.answerable,
+        pct(t.rank1, t.answerable)
+    )?;
+    writeln!(
+        f,
+        "answered right or among the choices: {}/{} answerable ({})",
+        t.top3,
+        t.answerable,
+        pct(t.top3, t.answerable)
+    )?;
+    writeln!(
+        f,
+        "wrong answers: {}/{} items ({})",
+        t.wrong,
+        t.items,
+        pct(t.wrong, t.items)
+    )?;
+    writeln!(
+        f,
+        "none items handled (dont_know): {}/{} ({})",
+        t.none_handled,
+        t.none_items,
+        pct(t.none_handled, t.none_items)
+    )?;
+    writeln!(
+        f,
+        "handoff items handled: {}/{} ({})",
+        t.handoff_handled,
+        t.handoff_items,
+        pct(t.handoff_handled, t.handoff_items)
+    )
 }
 
 impl std::fmt::Display for Report {
@@ -289,43 +368,8 @@ impl std::fmt::Display for Report {
                 kind, t.items, r1, t3, t.wrong, outcomes
             )?;
         }
-        let t = &self.total;
         writeln!(f)?;
-        writeln!(
-            f,
-            "answered correctly at rank 1: {}/{} answerable ({})",
-            t.rank1,
-            t.answerable,
-            pct(t.rank1, t.answerable)
-        )?;
-        writeln!(
-            f,
-            "expected entry within the first three: {}/{} ({})",
-            t.top3,
-            t.answerable,
-            pct(t.top3, t.answerable)
-        )?;
-        writeln!(
-            f,
-            "wrong answers: {}/{} items ({})",
-            t.wrong,
-            t.items,
-            pct(t.wrong, t.items)
-        )?;
-        writeln!(
-            f,
-            "none items handled (dont_know): {}/{} ({})",
-            t.none_handled,
-            t.none_items,
-            pct(t.none_handled, t.none_items)
-        )?;
-        writeln!(
-            f,
-            "handoff items handled: {}/{} ({})",
-            t.handoff_handled,
-            t.handoff_items,
-            pct(t.handoff_handled, t.handoff_items)
-        )?;
+        summary(f, &self.total)?;
         let mut ms: Vec<f64> = self.results.iter().map(|r| r.ms).collect();
         ms.sort_by(f64::total_cmp);
         if let (Some(median), Some(max)) = (ms.get(ms.len() / 2), ms.last()) {
