@@ -16,6 +16,7 @@ use crate::dialogue::Dialogue;
 use crate::dialogue::phrasings::Phrasings;
 use crate::dialogue::ranker::Ranker;
 use crate::http;
+use crate::knowledge::holidays::State;
 use crate::semantic::Embedder;
 use crate::store::{self, DatabaseUrl, Store};
 
@@ -45,6 +46,9 @@ pub struct Answering {
     pub embedder: Option<Embedder>,
     pub phrasings: Phrasings,
     pub ranker: Ranker,
+    /// The city's state, whose public holidays close its offices (nationwide ones only
+    /// without).
+    pub state: Option<State>,
 }
 
 impl Default for Answering {
@@ -54,6 +58,7 @@ impl Default for Answering {
             embedder: None,
             phrasings: Phrasings::builtin(),
             ranker: Ranker::builtin(),
+            state: None,
         }
     }
 }
@@ -68,9 +73,11 @@ pub async fn dialogue(store: &dyn Store, answering: &Answering) -> anyhow::Resul
     )
     .await?;
     if answering.embedder.is_some() && knowledge.vectors.is_none() {
-        tracing::warn!("the embedding model is configured but gave no vectors: answering by words only");
+        tracing::warn!(
+            "the embedding model is configured but gave no vectors: answering by words only"
+        );
     }
-    Ok(Dialogue::new(knowledge, answering.ranker.clone()))
+    Ok(Dialogue::new(knowledge, answering.ranker.clone()).with_state(answering.state))
 }
 
 pub struct Application {
@@ -107,11 +114,8 @@ impl Application {
             meaning = knowledge.vectors.is_some(),
             "catalogue published"
         );
-        let conversations = Conversations::new(
-            store.clone(),
-            dialogue,
-            settings.answering.embedder.clone(),
-        );
+        let conversations =
+            Conversations::new(store.clone(), dialogue, settings.answering.embedder.clone());
         let telegram = match settings.channels.as_deref().map(TelegramSettings::load) {
             Some(Ok(Some(channel))) => {
                 let token = settings.telegram_token.as_ref().ok_or_else(|| {

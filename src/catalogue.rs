@@ -5,9 +5,9 @@ use std::path::Path;
 
 use crate::conversations::now_ms;
 use crate::dialogue::Knowledge;
+use crate::dialogue::phrasings::Phrasings;
 use crate::knowledge::{Catalogue, Entry, ImportReport, dldb, files};
 use crate::language::Synonyms;
-use crate::dialogue::phrasings::Phrasings;
 use crate::search::{SearchError, SearchIndex};
 use crate::semantic::{self, Embedder, Matrix, Purpose, Vectors, View};
 use crate::store::{Store, StoreError, text_digest};
@@ -241,8 +241,11 @@ async fn embed_cached(
     purpose: Purpose,
 ) -> Result<Vec<Vec<f32>>, EmbedCacheError> {
     let key = |t: &str| text_digest(&format!("{purpose:?}:{t}"));
-    let mut cached: std::collections::HashMap<String, Vec<f32>> =
-        store.embeddings(embedder.model()).await?.into_iter().collect();
+    let mut cached: std::collections::HashMap<String, Vec<f32>> = store
+        .embeddings(embedder.model())
+        .await?
+        .into_iter()
+        .collect();
     let missing: Vec<String> = texts
         .iter()
         .filter(|t| !cached.contains_key(&key(t)))
@@ -253,12 +256,10 @@ async fn embed_cached(
     if !missing.is_empty() {
         tracing::info!(texts = missing.len(), "embedding texts not seen before");
         let vectors = embedder.embed(&missing, purpose).await?;
-        let rows: Vec<(String, Vec<f32>)> = missing
-            .iter()
-            .map(|t| key(t))
-            .zip(vectors)
-            .collect();
-        store.put_embeddings(embedder.model(), &rows, now_ms()).await?;
+        let rows: Vec<(String, Vec<f32>)> = missing.iter().map(|t| key(t)).zip(vectors).collect();
+        store
+            .put_embeddings(embedder.model(), &rows, now_ms())
+            .await?;
         cached.extend(rows);
     }
     Ok(texts

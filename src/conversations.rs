@@ -283,6 +283,7 @@ impl Conversations {
         let decision = self
             .dialogue
             .respond_with(&context, message, vector.as_deref());
+        let why = decision.why();
         let reply = decision.reply;
         let state = match conversation.state {
             ConversationState::Closed => ConversationState::Bot,
@@ -297,6 +298,7 @@ impl Conversations {
                 outcome: Some(reply.outcome),
                 entries: reply.entries.iter().map(|e| e.id.to_string()).collect(),
                 author_name: None,
+                why: Some(why),
             });
         }
         let mut next = decision.context;
@@ -403,6 +405,7 @@ impl Conversations {
                     outcome: Some(Outcome::Handoff),
                     entries: Vec::new(),
                     author_name: None,
+                    why: None,
                 }],
                 now,
             )

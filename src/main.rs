@@ -81,6 +81,10 @@ struct AnsweringArgs {
         default_value = "knowledge/ranker.toml"
     )]
     ranker: PathBuf,
+    /// The city's state (BY, NW, BE, …), whose public holidays close its offices; without
+    /// it only the nationwide holidays count.
+    #[arg(long, global = true, env = "RATHAUS_STATE")]
+    state: Option<rathaus::knowledge::holidays::State>,
     /// The model name sent to the embedding service.
     #[arg(
         long,
@@ -374,19 +378,37 @@ async fn main() -> anyhow::Result<()> {
             let dialogue = dialogue(&cli.database, &answering).await?;
             let texts: Vec<String> = questions.iter().map(|q| q.q.clone()).collect();
             let vectors = query_vectors(answering.embedder.as_ref(), &dialogue, &texts).await;
-            let validated = eval::cross_validate(&dialogue, &questions, vectors.as_deref(), folds);
+            // Fitted and validated in each mode there is: by words only always, and with
+            // meaning where the questions have vectors.
+            let mut modes: Vec<Option<&[Vec<f32>]>> = vec![None];
+            if let Some(v) = vectors.as_deref() {
+                modes.push(Some(v));
+            }
+            let mut ranker = dialogue.ranker().clone();
+            let mut headers = String::new();
+            let mut validated = Vec::new();
+            for mode in modes {
+                let v = eval::cross_validate(&dialogue, &questions, mode, folds);
+                if fit {
+                    *ranker.model_mut(mode.is_some()) = eval::fit_all(&dialogue, &questions, mode);
+                    headers.push_str(&eval::ranker_header(&v, questions.len()));
+                }
+                validated.push(v);
+            }
             if fit {
-                let fitted = eval::fit_all(&dialogue, &questions, vectors.as_deref());
-                let mut ranker = dialogue.ranker().clone();
-                let meaning = vectors.is_some();
-                *ranker.model_mut(meaning) = fitted;
-                let header = eval::ranker_header(&validated, meaning, questions.len());
                 let path = &cli.answering.ranker;
-                std::fs::write(path, format!("{header}{}", toml::to_string(&ranker)?))
-                    .with_context(|| format!("writing {}", path.display()))?;
+                let intro = "# The fitted ranker: weights of the candidates' features, of \"none of these\",\n\
+                             # and the decision's bars, per mode. See docs/evaluation.md.\n";
+                std::fs::write(
+                    path,
+                    format!("{intro}{headers}\n{}", toml::to_string(&ranker)?),
+                )
+                .with_context(|| format!("writing {}", path.display()))?;
                 println!("ranker written to {}", path.display());
             }
-            print!("{validated}");
+            for v in &validated {
+                print!("{v}");
+            }
             let bar = progress(questions.len() as u64);
             let report = eval::run(&dialogue, &questions, vectors.as_deref(), || bar.inc(1));
             bar.finish_and_clear();
@@ -467,6 +489,7 @@ fn answering(args: &AnsweringArgs) -> anyhow::Result<Answering> {
         embedder,
         phrasings,
         ranker,
+        state: args.state,
     })
 }
 

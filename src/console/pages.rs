@@ -128,6 +128,8 @@ pub struct MessageView {
     pub text: String,
     pub outcome: &'static str,
     pub entries: Vec<EntryView>,
+    /// Why the bot replied so, on bot replies.
+    pub why: Option<String>,
 }
 
 impl MessageView {
@@ -159,6 +161,7 @@ impl MessageView {
                     ),
                 };
                 MessageView {
+                    why: m.why,
                     kind,
                     who,
                     at: clock(m.at),

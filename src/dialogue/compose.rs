@@ -13,7 +13,7 @@ const SUMMARY_CHARS: usize = 400;
 /// Offices listed at most in an office answer.
 const MAX_OFFICES: usize = 3;
 
-fn reply(outcome: Outcome, text: String, lang: Lang) -> Reply {
+pub(super) fn reply(outcome: Outcome, text: String, lang: Lang) -> Reply {
     Reply {
         outcome,
         text,
@@ -81,23 +81,34 @@ fn document_sentences(e: &Entry) -> Vec<String> {
 }
 
 fn office_text(o: &Office, lang: Lang) -> String {
+    let mut text = office_contact(o, lang);
+    if !o.hours.is_empty() {
+        let hours = if lang == Lang::En {
+            "Opening hours"
+        } else {
+            "Öffnungszeiten"
+        };
+        text.push_str(&format!("\n{hours}: {}", o.hours.describe(lang)));
+    }
+    text
+}
+
+/// An office's name, address, phone, e-mail and accessibility, one a line.
+pub(super) fn office_contact(o: &Office, lang: Lang) -> String {
     let mut lines = vec![o.name.clone()];
     let address = o.address();
     if !address.is_empty() {
         lines.push(address);
     }
-    let (phone, mail, hours) = match lang {
-        Lang::De => ("Telefon", "E-Mail", "Öffnungszeiten"),
-        Lang::En => ("Phone", "E-mail", "Opening hours"),
+    let (phone, mail) = match lang {
+        Lang::De => ("Telefon", "E-Mail"),
+        Lang::En => ("Phone", "E-mail"),
     };
     if let Some(p) = &o.phone {
         lines.push(format!("{phone}: {p}"));
     }
     if let Some(m) = &o.email {
         lines.push(format!("{mail}: {m}"));
-    }
-    if !o.hours.is_empty() {
-        lines.push(format!("{hours}: {}", o.hours.describe(lang)));
     }
     if let Some(a) = &o.accessibility {
         lines.push(a.clone());

@@ -56,6 +56,33 @@ pub struct Signals {
     pub closest_entry: f32,
 }
 
+/// Ranks candidates by probability, with the same service in several forms counted once:
+/// the forms' probabilities add up in the place of the most probable form, and the others
+/// leave the ranking (the answer names them). `forms[i]` are the candidates that are
+/// another form of candidate `i`. Returns the candidates' positions and probabilities,
+/// most probable first.
+pub fn rank(probabilities: &[f32], forms: &[Vec<usize>]) -> (Vec<usize>, Vec<f32>) {
+    let mut order: Vec<usize> = (0..probabilities.len()).collect();
+    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+    let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+    let mut ranked: Vec<f32> = Vec::with_capacity(order.len());
+    for i in order {
+        if let Some(k) = kept
+            .iter()
+            .position(|&j| forms.get(j).is_some_and(|f| f.contains(&i)))
+        {
+            ranked[k] += probabilities[i];
+        } else {
+            kept.push(i);
+            ranked.push(probabilities[i]);
+        }
+    }
+    // Merging can lift a later candidate above an earlier one.
+    let mut pairs: Vec<(usize, f32)> = kept.into_iter().zip(ranked).collect();
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    pairs.into_iter().unzip()
+}
+
 /// What the decision chose.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,28 +188,57 @@ mod tests {
     fn a_confident_lead_is_answered_a_close_pair_offered_and_nothing_not_known() {
         let s = Signals::default();
         assert_eq!(decide(&s, &[0.9, 0.1], &bars()).0, Choice::Answer(0));
-        assert_eq!(decide(&s, &[0.9, 0.8, 0.1], &bars()).0, Choice::Clarify(vec![0, 1]));
-        assert_eq!(decide(&s, &[0.3, 0.25, 0.21, 0.2], &bars()).0, Choice::Clarify(vec![0, 1, 2]));
+        assert_eq!(
+            decide(&s, &[0.9, 0.8, 0.1], &bars()).0,
+            Choice::Clarify(vec![0, 1])
+        );
+        assert_eq!(
+            decide(&s, &[0.3, 0.25, 0.21, 0.2], &bars()).0,
+            Choice::Clarify(vec![0, 1, 2])
+        );
         assert_eq!(decide(&s, &[0.1, 0.05], &bars()).0, Choice::DontKnow);
         assert_eq!(decide(&s, &[], &bars()).0, Choice::DontKnow);
     }
 
     #[test]
+    fn forms_of_one_service_count_once_with_their_probabilities_added() {
+        // Candidates 0 and 2 are one service in two forms.
+        let forms = vec![vec![2], vec![], vec![0]];
+        let (order, p) = rank(&[0.3, 0.35, 0.3], &forms);
+        assert_eq!(order, [0, 1]);
+        assert!(
+            (p[0] - 0.6).abs() < 1e-6 && (p[1] - 0.35).abs() < 1e-6,
+            "{p:?}"
+        );
+        let (order, _) = rank(&[0.3, 0.35, 0.3], &[vec![], vec![], vec![]]);
+        assert_eq!(order, [1, 0, 2]);
+    }
+
+    #[test]
     fn a_request_for_a_person_wins_even_over_a_confident_answer() {
         let s = matching(Intent::Handoff, 0.8, 0.0);
-        assert_eq!(decide(&s, &[0.95], &bars()), (Choice::Intent(Intent::Handoff), Stage::Phrasing));
+        assert_eq!(
+            decide(&s, &[0.95], &bars()),
+            (Choice::Intent(Intent::Handoff), Stage::Phrasing)
+        );
         let cue = Signals {
             cue_handoff: Some(HandoffReason::Callback),
             ..Default::default()
         };
-        assert_eq!(decide(&cue, &[0.95], &bars()), (Choice::Intent(Intent::Callback), Stage::Cue));
+        assert_eq!(
+            decide(&cue, &[0.95], &bars()),
+            (Choice::Intent(Intent::Callback), Stage::Cue)
+        );
     }
 
     #[test]
     fn out_of_scope_yields_to_a_confident_answer_and_wins_over_choices() {
         let s = matching(Intent::OutOfScope, 0.0, 0.95);
         assert_eq!(decide(&s, &[0.95], &bars()).0, Choice::Answer(0));
-        assert_eq!(decide(&s, &[0.5, 0.4], &bars()).0, Choice::Intent(Intent::OutOfScope));
+        assert_eq!(
+            decide(&s, &[0.5, 0.4], &bars()).0,
+            Choice::Intent(Intent::OutOfScope)
+        );
     }
 
     #[test]

@@ -117,9 +117,8 @@ pub struct Meaning<'a> {
 /// The features of each hit, in the hits' order.
 pub fn of(hits: &[Hit], analysis: &Analysis, meaning: Option<&Meaning>) -> Vec<Features> {
     let best_lexical = hits.iter().map(|h| h.lexical).fold(0.0, f32::max);
-    let rank_of = |key: &dyn Fn(&Hit) -> f32, h: &Hit| {
-        hits.iter().filter(|o| key(o) > key(h)).count() as f32
-    };
+    let rank_of =
+        |key: &dyn Fn(&Hit) -> f32, h: &Hit| hits.iter().filter(|o| key(o) > key(h)).count() as f32;
     let best_meaning = meaning.map_or(0.0, |m| {
         hits.iter()
             .map(|h| m.similarities.best[h.entry])

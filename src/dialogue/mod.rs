@@ -7,6 +7,7 @@ mod compose;
 pub mod decide;
 pub mod features;
 pub mod intent;
+pub mod offices;
 pub mod phrasings;
 pub mod ranker;
 
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
-use crate::knowledge::{Catalogue, Entry, EntryId};
+use crate::knowledge::holidays::State;
+use crate::knowledge::{Catalogue, Entry, EntryId, Office};
 use crate::language::{self, Lang};
 use crate::search::{Hit, SearchError, SearchIndex};
 use crate::semantic::{Similarities, Vectors};
@@ -194,6 +196,8 @@ impl Knowledge {
 pub struct Dialogue {
     knowledge: ArcSwap<Knowledge>,
     ranker: Ranker,
+    /// The city's state, whose public holidays close its offices.
+    state: Option<State>,
 }
 
 /// What the core found for a message and why, before it is put into words; read by the
@@ -223,6 +227,46 @@ pub struct Candidate {
     pub features: Features,
 }
 
+impl Decision {
+    /// Why the core replied so, in one line for staff: the stage that decided, the intent
+    /// or the candidates with their probabilities.
+    pub fn why(&self) -> String {
+        let mode = if self.meaning {
+            "Wörter und Bedeutung"
+        } else {
+            "nur Wörter"
+        };
+        let stage = match self.stage {
+            Stage::Cue => "allgemeine Signalwörter",
+            Stage::Phrasing => "Ähnlichkeit zu Beispielformulierungen",
+            Stage::Ranker => "Rangfolge der Kandidaten",
+        };
+        let mut out = format!("Entschieden durch {stage} ({mode})");
+        if let Some(m) = self
+            .signals
+            .matches
+            .first()
+            .filter(|_| self.stage == Stage::Phrasing)
+        {
+            out.push_str(&format!(
+                "; Absicht „{}“ (Wörter {:.2}, Bedeutung {:.2})",
+                m.intent.name(),
+                m.words,
+                m.meaning
+            ));
+        }
+        for (i, c) in self.candidates.iter().take(3).enumerate() {
+            out.push_str(&format!(
+                "{} {} {:.0} %",
+                if i == 0 { "; Kandidaten:" } else { "," },
+                c.name,
+                100.0 * c.probability
+            ));
+        }
+        out
+    }
+}
+
 fn entry_id_str<S: serde::Serializer>(id: &EntryId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(id.as_str())
 }
@@ -237,6 +281,8 @@ pub struct Prepared {
     pub features: Vec<Features>,
     /// The question's own features, which weigh "none of these".
     pub question: QuestionFeatures,
+    /// For each candidate, the candidates that are the same service in another form.
+    pub forms: Vec<Vec<usize>>,
     /// Set where an earlier stage (a choice picked, a follow-up, silence, a message of no
     /// words) already decided.
     pub early: Option<Decision>,
@@ -249,7 +295,14 @@ impl Dialogue {
         Dialogue {
             knowledge: ArcSwap::from_pointee(knowledge),
             ranker,
+            state: None,
         }
+    }
+
+    /// The state whose public holidays close the city's offices.
+    pub fn with_state(mut self, state: Option<State>) -> Dialogue {
+        self.state = state;
+        self
     }
 
     pub fn ranker(&self) -> &Ranker {
@@ -326,6 +379,7 @@ impl Dialogue {
             hits: Vec::new(),
             features: Vec::new(),
             question: QuestionFeatures::default(),
+            forms: Vec::new(),
             early: None,
             aspect: Aspect::Summary,
             meaning: false,
@@ -438,6 +492,32 @@ impl Dialogue {
             prepared.early = Some(early(reply, next, Stage::Cue));
             return prepared;
         }
+        // A question about an office itself: it names one, asks where, how to reach it or
+        // when it is open, and asks of no service besides.
+        let when = offices::when(text);
+        if prepared.aspect == Aspect::Office || when != offices::When::Week {
+            let stems: Vec<String> = language::words(text)
+                .iter()
+                .map(|w| language::stem(w))
+                .collect();
+            let named: Vec<&Office> = offices::named(&stems, kb.catalogue.offices.values());
+            let office_words: Vec<String> = named
+                .iter()
+                .flat_map(|o| offices::name_stems(&o.name))
+                .collect();
+            let other_topic = analysis.concepts.iter().filter(|c| topical(c)).any(|c| {
+                !office_words.contains(&language::stem(&c.word))
+                    && offices::when(&c.word) == offices::When::Week
+            });
+            if !named.is_empty() && !other_topic {
+                let now = chrono::Utc::now()
+                    .with_timezone(&chrono_tz::Europe::Berlin)
+                    .naive_local();
+                let reply = offices::answer(&named, when, now, self.state, lang);
+                prepared.early = Some(early(reply, next, Stage::Cue));
+                return prepared;
+            }
+        }
         if has_topic {
             analysis.concepts.retain(|c| !names_aspect(c));
         }
@@ -462,6 +542,16 @@ impl Dialogue {
             out_of_scope: oos_meaning,
         });
         prepared.features = features::of(&prepared.hits, &analysis, meaning.as_ref());
+        prepared.forms = prepared
+            .hits
+            .iter()
+            .map(|h| {
+                let forms = &kb.forms[h.entry];
+                (0..prepared.hits.len())
+                    .filter(|&j| forms.contains(&prepared.hits[j].entry))
+                    .collect()
+            })
+            .collect();
         prepared.question = features::of_question(
             analysis.known_weight(),
             &prepared.features,
@@ -491,9 +581,7 @@ impl Dialogue {
             lang: Some(lang),
             ..context.clone()
         };
-        let mut order: Vec<usize> = (0..prepared.hits.len()).collect();
-        order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
-        let ranked: Vec<f32> = order.iter().map(|&i| probabilities[i]).collect();
+        let (order, ranked) = decide::rank(probabilities, &prepared.forms);
         let hit = |rank: usize| &prepared.hits[order[rank]];
         let candidates: Vec<Candidate> = order
             .iter()
@@ -1052,21 +1140,33 @@ mod tests {
     }
 
     #[test]
-    fn different_services_with_similar_names_are_still_offered_as_choices() {
-        let d = dialogue(vec![
-            entry(
-                "innerhalb",
-                "Umschreibung Fahrzeug – innerhalb der Stadt",
-                "Nach einem Umzug innerhalb der Stadt wird das Fahrzeug umgeschrieben.",
-            ),
-            entry(
-                "ausserhalb",
-                "Umschreibung Fahrzeug – von außerhalb",
-                "Nach einem Umzug von außerhalb wird das Fahrzeug umgeschrieben.",
-            ),
-        ]);
-        let reply = first_reply(&d, "Umschreibung Fahrzeug nach Umzug");
-        assert_eq!(reply.outcome, Outcome::Clarify, "{}", reply.text);
-        assert_eq!(reply.entries.len(), 2);
+    fn a_phrasing_added_to_an_intents_file_changes_the_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let ask = |phrasings: Phrasings| {
+            let base = dialogue(Vec::new());
+            let kb = base.knowledge();
+            let catalogue = kb.catalogue.clone();
+            let index = SearchIndex::build_with(&catalogue, None).unwrap();
+            base.publish(Knowledge::new(catalogue, index, phrasings));
+            first_reply(&base, "Holen Sie mir Ihren Vorgesetzten her").outcome
+        };
+        let file = dir.path().join("handoff.txt");
+        std::fs::write(
+            &file,
+            "# requests for a person\nIch möchte mit einem Menschen sprechen\n",
+        )
+        .unwrap();
+        let before = ask(Phrasings::read_dir(dir.path()).unwrap());
+        assert_ne!(before, Outcome::Handoff);
+        std::fs::write(
+            &file,
+            "Ich möchte mit einem Menschen sprechen\nHolen Sie mir Ihren Vorgesetzten\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ask(Phrasings::read_dir(dir.path()).unwrap()),
+            Outcome::Handoff
+        );
+        assert!(Phrasings::read_dir(&dir.path().join("missing")).is_err());
     }
 }

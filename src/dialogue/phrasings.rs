@@ -75,14 +75,38 @@ impl Intent {
 
 /// The phrasings shipped with Rathaus, used where no intents folder is configured.
 const BUILTIN: [(Intent, &str); 8] = [
-    (Intent::Handoff, include_str!("../../knowledge/intents/handoff.txt")),
-    (Intent::Callback, include_str!("../../knowledge/intents/callback.txt")),
-    (Intent::Complaint, include_str!("../../knowledge/intents/complaint.txt")),
-    (Intent::Greeting, include_str!("../../knowledge/intents/greeting.txt")),
-    (Intent::Thanks, include_str!("../../knowledge/intents/thanks.txt")),
-    (Intent::Goodbye, include_str!("../../knowledge/intents/goodbye.txt")),
-    (Intent::WhoAreYou, include_str!("../../knowledge/intents/who_are_you.txt")),
-    (Intent::OutOfScope, include_str!("../../knowledge/intents/out_of_scope.txt")),
+    (
+        Intent::Handoff,
+        include_str!("../../knowledge/intents/handoff.txt"),
+    ),
+    (
+        Intent::Callback,
+        include_str!("../../knowledge/intents/callback.txt"),
+    ),
+    (
+        Intent::Complaint,
+        include_str!("../../knowledge/intents/complaint.txt"),
+    ),
+    (
+        Intent::Greeting,
+        include_str!("../../knowledge/intents/greeting.txt"),
+    ),
+    (
+        Intent::Thanks,
+        include_str!("../../knowledge/intents/thanks.txt"),
+    ),
+    (
+        Intent::Goodbye,
+        include_str!("../../knowledge/intents/goodbye.txt"),
+    ),
+    (
+        Intent::WhoAreYou,
+        include_str!("../../knowledge/intents/who_are_you.txt"),
+    ),
+    (
+        Intent::OutOfScope,
+        include_str!("../../knowledge/intents/out_of_scope.txt"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -301,15 +325,27 @@ mod tests {
     fn a_phrasing_matches_itself_and_comments_are_no_phrasings() {
         let p = phrasings("Ich möchte mit einem Menschen sprechen\n\n# a comment");
         assert_eq!(p.len(), 3);
-        let same = best(&p, "Ich möchte mit einem Menschen sprechen", Intent::Handoff);
+        let same = best(
+            &p,
+            "Ich möchte mit einem Menschen sprechen",
+            Intent::Handoff,
+        );
         assert!((same - 1.0).abs() < 1e-5, "{same}");
     }
 
     #[test]
     fn a_message_of_its_own_topic_is_far_from_every_phrasing() {
         let p = phrasings("Ich möchte mit einem Menschen sprechen");
-        let near = best(&p, "Ich möchte mit einem Mitarbeiter sprechen", Intent::Handoff);
-        let far = best(&p, "Ich möchte meinen Reisepass verlängern", Intent::Handoff);
+        let near = best(
+            &p,
+            "Ich möchte mit einem Mitarbeiter sprechen",
+            Intent::Handoff,
+        );
+        let far = best(
+            &p,
+            "Ich möchte meinen Reisepass verlängern",
+            Intent::Handoff,
+        );
         assert!(near > 0.5, "{near}");
         assert!(far < near / 2.0, "{far} against {near}");
     }
@@ -319,7 +355,9 @@ mod tests {
         let before = phrasings("Ich möchte mit einem Menschen sprechen");
         let after = phrasings("Ich möchte mit einem Menschen sprechen\nHolen Sie den Chef");
         let message = "holen Sie bitte den Chef";
-        assert!(best(&after, message, Intent::Handoff) > best(&before, message, Intent::Handoff) + 0.4);
+        assert!(
+            best(&after, message, Intent::Handoff) > best(&before, message, Intent::Handoff) + 0.4
+        );
     }
 
     #[test]

@@ -168,7 +168,9 @@ impl Ranker {
             message,
         };
         let mut r: Ranker = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        r.words.resolve().map_err(|e| invalid(format!("[words]: {e}")))?;
+        r.words
+            .resolve()
+            .map_err(|e| invalid(format!("[words]: {e}")))?;
         r.meaning
             .resolve()
             .map_err(|e| invalid(format!("[meaning]: {e}")))?;
@@ -209,7 +211,10 @@ const RATE: f32 = 0.3;
 
 /// Means and spreads of some features over rows; a feature that never varies gets spread 1
 /// (and learns nothing).
-fn standardise<'a>(rows: impl Iterator<Item = &'a [f32]> + Clone, index: &[usize]) -> (Vec<f32>, Vec<f32>) {
+fn standardise<'a>(
+    rows: impl Iterator<Item = &'a [f32]> + Clone,
+    index: &[usize],
+) -> (Vec<f32>, Vec<f32>) {
     let n = rows.clone().count().max(1) as f32;
     let mut mean = vec![0.0f32; index.len()];
     for r in rows.clone() {
@@ -244,7 +249,9 @@ pub fn fit(groups: &[Group], names: &[&str], none_names: &[&str], bars: Bars) ->
     let ci = positions(names, &features::NAMES);
     let qi = positions(none_names, &features::QUESTION_NAMES);
     let (cmean, cscale) = standardise(
-        groups.iter().flat_map(|g| g.candidates.iter().map(|f| &f.values[..])),
+        groups
+            .iter()
+            .flat_map(|g| g.candidates.iter().map(|f| &f.values[..])),
         &ci,
     );
     let (qmean, qscale) = standardise(groups.iter().map(|g| &g.question.values[..]), &qi);
@@ -255,7 +262,9 @@ pub fn fit(groups: &[Group], names: &[&str], none_names: &[&str], bars: Bars) ->
             .map(|(j, &i)| (values[i] - mean[j]) / scale[j])
             .collect()
     };
-    let rows: Vec<(Vec<Vec<f32>>, Vec<bool>, Vec<f32>)> = groups
+    /// A question standardised: its candidates' features, which are right, its own features.
+    type Row = (Vec<Vec<f32>>, Vec<bool>, Vec<f32>);
+    let rows: Vec<Row> = groups
         .iter()
         .map(|g| {
             (
@@ -280,7 +289,12 @@ pub fn fit(groups: &[Group], names: &[&str], none_names: &[&str], bars: Bars) ->
             let exp: Vec<f32> = scores.iter().map(|s| (s - top).exp()).collect();
             let en = (none - top).exp();
             let sum = exp.iter().sum::<f32>() + en;
-            let right_mass: f32 = exp.iter().zip(right).filter(|(_, r)| **r).map(|(e, _)| e).sum();
+            let right_mass: f32 = exp
+                .iter()
+                .zip(right)
+                .filter(|(_, r)| **r)
+                .map(|(e, _)| e)
+                .sum();
             for (k, x) in cands.iter().enumerate() {
                 let p = exp[k] / sum;
                 let t = if right_mass > 0.0 && right[k] {
@@ -353,9 +367,22 @@ mod tests {
                 candidates,
             });
         }
-        let m = fit(&groups, &["lexical", "coverage"], &["best_coverage"], Bars::default());
-        assert!(m.candidate.weights[1] > 1.0, "coverage weighs {:?}", m.candidate.weights);
-        assert!(m.candidate.weights[0].abs() < 0.3, "noise weighs {:?}", m.candidate.weights);
+        let m = fit(
+            &groups,
+            &["lexical", "coverage"],
+            &["best_coverage"],
+            Bars::default(),
+        );
+        assert!(
+            m.candidate.weights[1] > 1.0,
+            "coverage weighs {:?}",
+            m.candidate.weights
+        );
+        assert!(
+            m.candidate.weights[0].abs() < 0.3,
+            "noise weighs {:?}",
+            m.candidate.weights
+        );
         let p = m.probabilities(&[features(3.0, 0.9), features(9.0, 0.2)], &question(0.9));
         assert!(p[0] > 0.8 && p[1] < 0.1, "{p:?}");
         let p = m.probabilities(&[features(3.0, 0.3), features(9.0, 0.2)], &question(0.3));
@@ -382,7 +409,15 @@ mod tests {
             &features::NAMES,
         )
         .unwrap();
-        let none = Linear::new(&["best_coverage"], vec![0.5], vec![0.2], vec![-1.0], 0.3, &features::QUESTION_NAMES).unwrap();
+        let none = Linear::new(
+            &["best_coverage"],
+            vec![0.5],
+            vec![0.2],
+            vec![-1.0],
+            0.3,
+            &features::QUESTION_NAMES,
+        )
+        .unwrap();
         let m = Model {
             candidate,
             none,

@@ -34,6 +34,7 @@ struct Item {
     signals: Signals,
     features: Vec<Features>,
     question_features: QuestionFeatures,
+    forms: Vec<Vec<usize>>,
     right: Vec<bool>,
     ids: Vec<String>,
 }
@@ -63,6 +64,7 @@ fn prepare(dialogue: &Dialogue, questions: &[Question], vectors: Option<&[Vec<f3
                 signals: p.signals,
                 features: p.features,
                 question_features: p.question,
+                forms: p.forms,
             }
         })
         .collect()
@@ -133,7 +135,12 @@ fn fit_items(questions: &[Question], items: &[&Item], meaning: bool) -> Model {
             question: it.question_features,
         })
         .collect();
-    let mut model = ranker::fit(&groups, &names(meaning), &none_names(meaning), Bars::default());
+    let mut model = ranker::fit(
+        &groups,
+        &names(meaning),
+        &none_names(meaning),
+        Bars::default(),
+    );
     model.bars = choose_bars(questions, items, &model, meaning);
     model
 }
@@ -154,9 +161,7 @@ struct Ranked<'a> {
 impl<'a> Ranked<'a> {
     fn new(item: &'a Item, model: &Model) -> Ranked<'a> {
         let p = model.probabilities(&item.features, &item.question_features);
-        let mut order: Vec<usize> = (0..p.len()).collect();
-        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-        let probabilities = order.iter().map(|&i| p[i]).collect();
+        let (order, probabilities) = decide::rank(&p, &item.forms);
         Ranked {
             item,
             order,
@@ -210,9 +215,17 @@ fn choose_bars(questions: &[Question], items: &[&Item], model: &Model, meaning: 
     let off = 1.01;
     let mut intent_words = grid(0.4, 0.9, 0.1);
     intent_words.push(off);
-    let mut intent_meaning = if meaning { grid(0.84, 0.96, 0.01) } else { Vec::new() };
+    let mut intent_meaning = if meaning {
+        grid(0.84, 0.96, 0.01)
+    } else {
+        Vec::new()
+    };
     intent_meaning.push(off);
-    let intent_lead = if meaning { grid(-0.04, 0.08, 0.02) } else { vec![0.0] };
+    let intent_lead = if meaning {
+        grid(-0.04, 0.08, 0.02)
+    } else {
+        vec![0.0]
+    };
     let answer = grid(0.2, 0.95, 0.05);
     let lead = grid(0.0, 0.5, 0.1);
     let clarify = grid(0.02, 0.5, 0.04);
@@ -273,6 +286,8 @@ pub struct Validated {
     pub ranked_first: usize,
     pub ranked_three: usize,
     pub found: usize,
+    /// Requests for a person recognised by the phrasings alone, the general cues silenced.
+    pub handoff_by_phrasings: usize,
 }
 
 impl fmt::Display for Validated {
@@ -281,7 +296,11 @@ impl fmt::Display for Validated {
             f,
             "{}-fold cross-validated ({}; fit on {} of {} folds, counted on the fold left out):",
             self.folds,
-            if self.meaning { "words and meaning" } else { "words only" },
+            if self.meaning {
+                "words and meaning"
+            } else {
+                "words only"
+            },
             self.folds.saturating_sub(1),
             self.folds
         )?;
@@ -291,6 +310,11 @@ impl fmt::Display for Validated {
             f,
             "ranked first / among the first three / found at all: {} / {} / {} of {n} answerable",
             self.ranked_first, self.ranked_three, self.found
+        )?;
+        writeln!(
+            f,
+            "requests for a person recognised by the phrasings alone: {}/{}",
+            self.handoff_by_phrasings, self.total.handoff_items
         )?;
         writeln!(f)
     }
@@ -322,6 +346,7 @@ pub fn cross_validate(
     let fold = folds_of(questions, folds);
     let mut total = Tally::default();
     let (mut ranked_first, mut ranked_three, mut found) = (0, 0, 0);
+    let mut handoff_by_phrasings = 0;
     for k in 0..folds {
         let train: Vec<&Item> = items.iter().filter(|it| fold[it.question] != k).collect();
         let model = fit_items(questions, &train, meaning);
@@ -332,6 +357,14 @@ pub fn cross_validate(
                 ranked_first += usize::from(rank == Some(0));
                 ranked_three += usize::from(rank.is_some_and(|r| r < 3));
                 found += usize::from(rank.is_some());
+            }
+            if questions[it.question].kind == "handoff" {
+                let silenced = Signals {
+                    cue_handoff: None,
+                    ..it.signals.clone()
+                };
+                let (o, _) = ranked.outcome_with(&silenced, &model.bars);
+                handoff_by_phrasings += usize::from(o == Outcome::Handoff);
             }
             let (o, entries) = ranked.outcome(&model.bars);
             total.add(
@@ -352,6 +385,7 @@ pub fn cross_validate(
         ranked_first,
         ranked_three,
         found,
+        handoff_by_phrasings,
     }
 }
 
@@ -362,17 +396,15 @@ pub fn fit_all(dialogue: &Dialogue, questions: &[Question], vectors: Option<&[Ve
     fit_items(questions, &all, vectors.is_some())
 }
 
-/// The comment that heads a ranker file: how it was made and what it measured.
-pub fn ranker_header(v: &Validated, meaning: bool, questions: usize) -> String {
+/// The comment lines on one mode in a ranker file: how it was made and what it measured.
+pub fn ranker_header(v: &Validated, questions: usize) -> String {
     let t = &v.total;
     format!(
-        "# The fitted ranker: weights of the candidates' features and the decision's bars.\n\
-         # Written by `rathaus eval --fit --questions …` ({} questions); the [{}] section last,\n\
-         # {}-fold cross-validated: right at rank 1 {}/{}, right or among the choices {}/{},\n\
-         # wrong answers {}/{}, don't know on questions outside the catalogue {}/{},\n\
-         # requests for a person {}/{}. See docs/evaluation.md.\n",
+        "# [{}]: `rathaus eval --fit --questions …` on {} questions; {}-fold cross-validated:\n\
+         #   right at rank 1 {}/{}, right or among the choices {}/{}, wrong answers {}/{},\n\
+         #   don't know outside the catalogue {}/{}, requests for a person {}/{}.\n",
+        if v.meaning { "meaning" } else { "words" },
         questions,
-        if meaning { "meaning" } else { "words" },
         v.folds,
         t.rank1,
         t.answerable,
@@ -394,7 +426,11 @@ mod tests {
     fn question(kind: &str) -> Question {
         Question {
             q: "x".into(),
-            expect: if kind == "name" { vec!["a".into()] } else { Vec::new() },
+            expect: if kind == "name" {
+                vec!["a".into()]
+            } else {
+                Vec::new()
+            },
             kind: kind.into(),
             lang: None,
         }
@@ -418,6 +454,7 @@ mod tests {
                 q
             },
             right: candidates.iter().map(|(_, r)| *r).collect(),
+            forms: vec![Vec::new(); candidates.len()],
             ids: candidates
                 .iter()
                 .map(|(_, r)| if *r { "a" } else { "b" }.to_string())
@@ -444,8 +481,17 @@ mod tests {
         }
         let refs: Vec<&Item> = items.iter().collect();
         let model = fit_items(&questions, &refs, false);
-        let coverage = model.candidate.features.iter().position(|f| f == "coverage").unwrap();
-        assert!(model.candidate.weights[coverage] > 1.0, "{:?}", model.candidate.weights);
+        let coverage = model
+            .candidate
+            .features
+            .iter()
+            .position(|f| f == "coverage")
+            .unwrap();
+        assert!(
+            model.candidate.weights[coverage] > 1.0,
+            "{:?}",
+            model.candidate.weights
+        );
         let mut t = Tally::default();
         for it in &items {
             let (o, e) = Ranked::new(it, &model).outcome(&model.bars);

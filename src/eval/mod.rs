@@ -271,7 +271,11 @@ pub fn explain_decision(d: &Decision) -> String {
         out,
         "decided by: {:?} ({})",
         d.stage,
-        if d.meaning { "words and meaning" } else { "words only" }
+        if d.meaning {
+            "words and meaning"
+        } else {
+            "words only"
+        }
     );
     if let Some(reason) = d.signals.cue_handoff {
         let _ = writeln!(out, "cue: a request for a person ({reason:?})");
@@ -285,7 +289,11 @@ pub fn explain_decision(d: &Decision) -> String {
             m.meaning
         );
     }
-    let _ = writeln!(out, "closest entry in meaning: {:.3}", d.signals.closest_entry);
+    let _ = writeln!(
+        out,
+        "closest entry in meaning: {:.3}",
+        d.signals.closest_entry
+    );
     for c in d.candidates.iter().take(5) {
         let _ = writeln!(out, "  {}", candidate_line(c));
     }

@@ -62,6 +62,20 @@ pub struct Exception {
     pub note: Option<String>,
 }
 
+/// An office's hours on one date.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Day {
+    /// Closed, with the reason where there is one (a holiday, the office's note).
+    Closed(Option<String>),
+    Open(Vec<(NaiveTime, NaiveTime)>),
+}
+
+impl Day {
+    pub fn is_open_at(&self, time: NaiveTime) -> bool {
+        matches!(self, Day::Open(p) if p.iter().any(|(o, c)| *o <= time && time < *c))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpeningHours {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -86,6 +100,33 @@ impl OpeningHours {
             };
         }
         self.regular_open(date, time)
+    }
+
+    /// The hours of one date: an exception of the office's own first, then a public
+    /// holiday (closed), then the usual hours of its weekday.
+    pub fn on(&self, date: NaiveDate, state: Option<super::holidays::State>) -> Day {
+        if let Some(ex) = self.exceptions.iter().find(|e| e.date == date) {
+            match (ex.closed, ex.opens, ex.closes) {
+                (true, _, _) => return Day::Closed(ex.note.clone()),
+                (false, Some(o), Some(c)) => return Day::Open(vec![(o, c)]),
+                _ => {}
+            }
+        } else if let Some(name) = super::holidays::holiday(date, state) {
+            return Day::Closed(Some(name.to_string()));
+        }
+        let day = Weekday::from_chrono(date.weekday());
+        let mut periods: Vec<(NaiveTime, NaiveTime)> = self
+            .hours
+            .iter()
+            .filter(|p| p.days.contains(&day))
+            .map(|p| (p.opens, p.closes))
+            .collect();
+        periods.sort();
+        if periods.is_empty() {
+            Day::Closed(None)
+        } else {
+            Day::Open(periods)
+        }
     }
 
     fn regular_open(&self, date: NaiveDate, time: NaiveTime) -> bool {
@@ -165,6 +206,24 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_day_has_its_periods_unless_an_exception_or_a_holiday_closes_it() {
+        let h = hours();
+        let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // 2026-04-06 is Easter Monday, a Monday the office usually opens.
+        assert_eq!(
+            h.on(date("2026-04-06"), None),
+            Day::Closed(Some("Ostermontag".into()))
+        );
+        let tuesday = h.on(date("2026-04-07"), None);
+        assert!(
+            matches!(&tuesday, Day::Open(p) if p.len() == 2),
+            "{tuesday:?}"
+        );
+        assert!(tuesday.is_open_at("15:00".parse().unwrap()));
+        assert!(!tuesday.is_open_at("13:00".parse().unwrap()));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 pub mod dldb;
 pub mod files;
+pub mod holidays;
 mod hours;
 pub mod html;
 
-pub use hours::{Exception, OpeningHours, Period, Weekday};
+pub use hours::{Day, Exception, OpeningHours, Period, Weekday};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -139,20 +139,18 @@ impl LocalEncoder {
         // them would crash. dlopen of the same path again reuses this mapping.
         std::mem::forget(lib);
 
-        let c_model = CString::new(model.as_os_str().as_bytes()).map_err(|_| {
-            LocalError::Missing {
+        let c_model =
+            CString::new(model.as_os_str().as_bytes()).map_err(|_| LocalError::Missing {
                 what: "model",
                 path: model.to_path_buf(),
-            }
-        })?;
+            })?;
         // SAFETY: a NUL-terminated path. e5_load trusts the file past its magic number (a
         // truncated file would be read out of bounds); models.sh only ever renames complete
         // files into place.
-        let handle = NonNull::new(unsafe { load(c_model.as_ptr()) }).ok_or_else(|| {
-            LocalError::Model {
+        let handle =
+            NonNull::new(unsafe { load(c_model.as_ptr()) }).ok_or_else(|| LocalError::Model {
                 path: model.to_path_buf(),
-            }
-        })?;
+            })?;
         // SAFETY: a live model from e5_load.
         let d = unsafe { dim(handle.as_ptr()) };
         if d <= 0 {
@@ -272,11 +270,22 @@ mod tests {
     fn prepare_strips_nul_cuts_and_refuses_blank() {
         assert_eq!(prepare("a\0b").unwrap().as_bytes(), b"ab");
         assert_eq!(
-            prepare(&"ä".repeat(MAX_CHARS + 10)).unwrap().to_str().unwrap().chars().count(),
+            prepare(&"ä".repeat(MAX_CHARS + 10))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .chars()
+                .count(),
             MAX_CHARS
         );
         assert!(prepare("").is_none());
         assert!(prepare(" \0\n\t").is_none());
-        assert!(!prepare("\u{FDFA}").unwrap().to_str().unwrap().contains(FDFA));
+        assert!(
+            !prepare("\u{FDFA}")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains(FDFA)
+        );
     }
 }

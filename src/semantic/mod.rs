@@ -224,7 +224,11 @@ pub fn views(e: &Entry) -> Vec<(View, String)> {
 fn passages(description: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
-    for para in description.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+    for para in description
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         if !current.is_empty() && current.len() + para.len() > PASSAGE_CHARS {
             out.push(std::mem::take(&mut current));
         }
@@ -370,7 +374,10 @@ mod tests {
         assert_eq!(s.best, [1.0, 0.6, 0.0]);
         assert_eq!(s.name, [1.0, 0.0, 0.0]);
         assert_eq!(s.question, [0.0, 0.6, 0.0]);
-        assert_eq!(s.nearest(2).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(
+            s.nearest(2).iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1]
+        );
         assert_eq!(
             v.similarities(&[1.0]).best,
             [0.0, 0.0, 0.0],

@@ -285,6 +285,9 @@ pub struct Message {
     pub author_name: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub at: i64,
+    /// Why the bot replied so, for staff only (never sent to a citizen).
+    #[serde(skip)]
+    pub why: Option<String>,
 }
 
 /// A message to append; the store numbers it.
@@ -296,6 +299,8 @@ pub struct NewMessage {
     pub outcome: Option<Outcome>,
     pub entries: Vec<String>,
     pub author_name: Option<String>,
+    /// Why the bot replied so ([`crate::dialogue::Decision::why`]), on bot replies.
+    pub why: Option<String>,
 }
 
 impl NewMessage {
@@ -308,6 +313,7 @@ impl NewMessage {
             outcome: None,
             entries: Vec::new(),
             author_name: None,
+            why: None,
         }
     }
 
@@ -367,7 +373,12 @@ pub trait Store:
     /// Every cached text vector of a model, by the text's digest ([`text_digest`]).
     async fn embeddings(&self, model: &str) -> Result<Vec<(String, Vec<f32>)>>;
     /// Caches text vectors of a model; a digest already there keeps its vector.
-    async fn put_embeddings(&self, model: &str, rows: &[(String, Vec<f32>)], now: i64) -> Result<()>;
+    async fn put_embeddings(
+        &self,
+        model: &str,
+        rows: &[(String, Vec<f32>)],
+        now: i64,
+    ) -> Result<()>;
 }
 
 /// The digest a text's vector is cached under.
@@ -406,8 +417,8 @@ macro_rules! append_messages {
         for m in $messages {
             seq += 1;
             sqlx::query(
-                "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, author_name, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, author_name, created_at, why) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind($id.to_string())
             .bind(seq)
@@ -418,6 +429,7 @@ macro_rules! append_messages {
             .bind(entries_json(&m.entries))
             .bind(m.author_name.as_deref())
             .bind($now)
+            .bind(m.why.as_deref())
             .execute(&mut *$tx)
             .await?;
             out.push(Message {
@@ -429,6 +441,7 @@ macro_rules! append_messages {
                 entries: m.entries.clone(),
                 author_name: m.author_name.clone(),
                 at: $now,
+                why: m.why.clone(),
             });
         }
         out
@@ -607,15 +620,15 @@ macro_rules! sql_store {
 
             async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>> {
                 #[allow(clippy::type_complexity)]
-                let rows: Vec<(i64, String, String, String, Option<String>, String, Option<String>, i64)> = sqlx::query_as(
-                    "SELECT seq, author, channel, text, outcome, entries, author_name, created_at FROM messages \
+                let rows: Vec<(i64, String, String, String, Option<String>, String, Option<String>, i64, Option<String>)> = sqlx::query_as(
+                    "SELECT seq, author, channel, text, outcome, entries, author_name, created_at, why FROM messages \
                      WHERE conversation_id = $1 ORDER BY seq",
                 )
                 .bind(id.to_string())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(seq, author, channel, text, outcome, entries, author_name, at)| {
+                    .map(|(seq, author, channel, text, outcome, entries, author_name, at, why)| {
                         Ok(Message {
                             seq,
                             author: Author::parse(&author)?,
@@ -625,6 +638,7 @@ macro_rules! sql_store {
                             entries: serde_json::from_str(&entries)?,
                             author_name,
                             at,
+                            why,
                         })
                     })
                     .collect()

@@ -67,6 +67,7 @@ fn delivery(row: DeliveryRow) -> Result<Delivery> {
             entries: serde_json::from_str(&entries)?,
             author_name,
             at,
+            why: None,
         },
         attempts,
     })

@@ -331,6 +331,11 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
         .unwrap();
     assert!(page.contains("Wie melde ich meinen Hund an?"));
     assert!(page.contains("Zitierte Einträge"));
+    // Beside the bot's reply, why it replied so; the citizen's transcript has no such thing.
+    assert!(page.contains("Warum diese Antwort?"), "{page}");
+    assert!(page.contains("Entschieden durch"), "{page}");
+    let mine = app.transcript(&id, &token).await.text().await.unwrap();
+    assert!(!mine.contains("Entschieden"), "{mine}");
 
     // The citizen listens live.
     let mut live = app

@@ -22,6 +22,25 @@ async fn stateless_answer_quotes_the_entry_with_its_source() {
 }
 
 #[tokio::test]
+async fn a_question_about_an_office_itself_is_answered_from_its_record() {
+    let app = spawn_app().await;
+    let r = app.answer("Wann hat das Bürgerbüro geöffnet?").await;
+    assert_eq!(r["outcome"], "answer", "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(text.contains("Bürgerbüro im Rathaus"), "{text}");
+    assert!(text.contains("Marktplatz 1"), "{text}");
+    assert!(
+        text.contains("Di, Do 08:00–12:30 und 14:00–18:00"),
+        "{text}"
+    );
+    let r = app.answer("Ist das Standesamt morgen offen?").await;
+    assert!(r["text"].as_str().unwrap().contains("Morgen:"), "{r}");
+    // A service asked of at the office goes to the catalogue, not to the office's record.
+    let r = app.answer("Was kostet ein Reisepass im Bürgerbüro?").await;
+    assert!(!r["entries"].as_array().unwrap().is_empty(), "{r}");
+}
+
+#[tokio::test]
 async fn every_outcome_over_http() {
     let app = spawn_app().await;
     assert_eq!(app.answer("Hallo!").await["outcome"], "smalltalk");

@@ -80,7 +80,12 @@ async fn stand_in() -> (String, Seen) {
     (url, seen)
 }
 
-fn remote(url: &str, model: &str, key: Option<secrecy::SecretString>, timeout: Duration) -> Embedder {
+fn remote(
+    url: &str,
+    model: &str,
+    key: Option<secrecy::SecretString>,
+    timeout: Duration,
+) -> Embedder {
     Embedder::remote(RemoteEncoder::new(url, model, key, timeout))
 }
 
@@ -130,13 +135,7 @@ async fn client_speaks_the_embeddings_protocol() {
 #[tokio::test]
 async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
     let (url, _) = stand_in().await;
-    let app = spawn_app_with(Some(remote(
-        &url,
-        "e5-test",
-        None,
-        Duration::from_secs(5),
-    )))
-    .await;
+    let app = spawn_app_with(Some(remote(&url, "e5-test", None, Duration::from_secs(5)))).await;
     // "Vierbeiner" appears in no entry; the stand-in puts it beside the dog entries.
     let r = app.answer("Mein Vierbeiner").await;
     assert_eq!(r["outcome"], "clarify", "{r}");

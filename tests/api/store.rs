@@ -80,6 +80,7 @@ async fn suite(store: Arc<dyn Store>) {
         outcome,
         entries: vec!["a".into()],
         author_name: None,
+        why: (author == Author::Bot).then(|| format!("why: {text}")),
     };
     let context = Context {
         last_entry: Some("a".parse().unwrap()),
@@ -115,6 +116,12 @@ async fn suite(store: Arc<dyn Store>) {
         .unwrap();
     let t = store.transcript(id).await.unwrap();
     assert_eq!(t.len(), 3);
+    assert_eq!(
+        t[1].why.as_deref(),
+        Some("why: Antwort"),
+        "why a bot replied is kept"
+    );
+    assert_eq!(t[0].why, None);
     assert_eq!(
         t[0].text, "Meine IBAN DE89 3704 0044 0532 0130 00",
         "the transcript keeps what the citizen wrote"
