@@ -191,8 +191,11 @@ pub async fn knowledge(
     let started = std::time::Instant::now();
     let texts: Vec<String> = views.iter().map(|(_, _, t)| t.clone()).collect();
     let phrasing_texts = knowledge.phrasings.texts().to_vec();
+    // Phrasings are embedded as passages, as the entries' views are, so that a message's
+    // similarity to a phrasing and to an entry are on one scale (e5 puts two queries closer
+    // together than a query and a passage).
     let embedded = match embed_cached(store, embedder, &texts, Purpose::Passage).await {
-        Ok(rows) => embed_cached(store, embedder, &phrasing_texts, Purpose::Query)
+        Ok(rows) => embed_cached(store, embedder, &phrasing_texts, Purpose::Passage)
             .await
             .map(|p| (rows, p)),
         Err(e) => Err(e),
