@@ -106,14 +106,39 @@ impl Application {
                 tracing::warn!("the catalogue is empty: import one with `rathaus import`");
             }
         }
-        let dialogue = Arc::new(dialogue(store.as_ref(), &settings.answering).await?);
+        // The server answers by words at once; where texts of the catalogue have no cached
+        // vector yet (a first start, a new catalogue), meaning joins when they are embedded.
+        let by_words = Answering {
+            embedder: None,
+            ..settings.answering.clone()
+        };
+        let dialogue = Arc::new(dialogue(store.as_ref(), &by_words).await?);
         let knowledge = dialogue.knowledge();
         tracing::info!(
             entries = knowledge.catalogue.entries.len(),
             offices = knowledge.catalogue.offices.len(),
-            meaning = knowledge.vectors.is_some(),
-            "catalogue published"
+            "catalogue published, answering by words"
         );
+        if settings.answering.embedder.is_some() {
+            let (store, answering, dialogue) =
+                (store.clone(), settings.answering.clone(), dialogue.clone());
+            tokio::spawn(async move {
+                match catalogue::knowledge(
+                    store.as_ref(),
+                    answering.embedder.as_ref(),
+                    answering.phrasings.clone(),
+                )
+                .await
+                {
+                    Ok(k) if k.vectors.is_some() => {
+                        dialogue.publish(k);
+                        tracing::info!("meaning on: the catalogue's vectors are ready");
+                    }
+                    Ok(_) => tracing::warn!("no vectors for the catalogue: answering by words"),
+                    Err(e) => tracing::warn!(error = %e, "catalogue not embedded: answering by words"),
+                }
+            });
+        }
         let conversations =
             Conversations::new(store.clone(), dialogue, settings.answering.embedder.clone());
         let telegram = match settings.channels.as_deref().map(TelegramSettings::load) {

@@ -61,12 +61,14 @@ pub struct QuestionFeatures {
     pub values: [f32; QUESTION_COUNT],
 }
 
+/// A feature's value by its name.
+fn by_name(names: &[&str], values: &[f32], name: &str) -> Option<f32> {
+    names.iter().position(|n| *n == name).map(|i| values[i])
+}
+
 impl QuestionFeatures {
     pub fn get(&self, name: &str) -> Option<f32> {
-        QUESTION_NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map(|i| self.values[i])
+        by_name(&QUESTION_NAMES, &self.values, name)
     }
 }
 
@@ -100,10 +102,7 @@ pub struct Features {
 
 impl Features {
     pub fn get(&self, name: &str) -> Option<f32> {
-        NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map(|i| self.values[i])
+        by_name(&NAMES, &self.values, name)
     }
 }
 

@@ -454,11 +454,12 @@ async fn delete_conversation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up")))]
-async fn healthz() -> impl IntoResponse {
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up; `meaning` says whether answers use sentence vectors yet")))]
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let meaning = state.conversations.dialogue().knowledge().vectors.is_some();
     (
         [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({"status": "ok"})),
+        Json(serde_json::json!({"status": "ok", "meaning": meaning})),
     )
 }
 
