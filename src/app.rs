@@ -135,7 +135,9 @@ impl Application {
                         tracing::info!("meaning on: the catalogue's vectors are ready");
                     }
                     Ok(_) => tracing::warn!("no vectors for the catalogue: answering by words"),
-                    Err(e) => tracing::warn!(error = %e, "catalogue not embedded: answering by words"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "catalogue not embedded: answering by words")
+                    }
                 }
             });
         }
