@@ -34,8 +34,19 @@ fn report(label: &str, mut ms: Vec<f64>, wall: f64) {
     );
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // As `rathaus` does: the engine's OpenMP threads sleep rather than spin when idle.
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        // SAFETY: no other thread runs yet.
+        unsafe { std::env::set_var("OMP_WAIT_POLICY", "PASSIVE") };
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let munich =
         PathBuf::from(std::env::var("MUNICH_DIR").unwrap_or("../shared/data/munich".into()));
     let questions = std::env::var("QUESTIONS").unwrap_or("../shared/eval/dev.jsonl".into());

@@ -71,6 +71,12 @@ type BatchFn =
 /// mallocs all scratch per call or per OpenMP thread, so there is no shared mutable state.
 /// Each calling thread gets its own OpenMP team; with more callers than cores they share the
 /// cores (slower each, nothing wrong), which still beats a query waiting behind a long batch.
+///
+/// OpenMP reads OMP_NUM_THREADS and OMP_WAIT_POLICY once, when libgomp is first loaded (here,
+/// by `load`). By default it busy-waits at the end of each of the ~170 parallel regions of a
+/// call, so while another process (a build, Whisper) holds a core, a query on 2 threads took
+/// 0.5-0.8 s instead of 12 ms. Set OMP_WAIT_POLICY=passive, or OMP_NUM_THREADS=1, in the
+/// service's environment.
 pub struct LocalEncoder {
     model: NonNull<c_void>,
     dim: usize,
@@ -245,15 +251,28 @@ fn is_query(purpose: Purpose) -> c_int {
 }
 
 /// The text as the engine may receive it: NULs removed (C would end the string at the first
-/// one and drop the rest unseen), at most MAX_CHARS characters, U+FDFA expanded; None if
-/// nothing but whitespace is left, which would embed as the bare prefix and match at random.
+/// one and drop the rest unseen), U+FDFA expanded, then at most MAX_CHARS characters (counted
+/// after the expansion, which would otherwise let 2,048 ligatures become 36,000 characters);
+/// None if nothing but whitespace is left, which would embed as the bare prefix and match
+/// anything a little.
 fn prepare(text: &str) -> Option<CString> {
     let mut clean = String::with_capacity(text.len().min(MAX_CHARS * 4));
-    for c in text.chars().filter(|&c| c != '\0').take(MAX_CHARS) {
-        if c == FDFA {
-            clean.push_str(FDFA_EXPANDED);
-        } else {
-            clean.push(c);
+    let mut kept = 0;
+    for c in text.chars() {
+        if kept == MAX_CHARS {
+            break;
+        }
+        match c {
+            '\0' => {}
+            FDFA => {
+                let part = FDFA_EXPANDED.chars().take(MAX_CHARS - kept);
+                kept += part.clone().count();
+                clean.extend(part);
+            }
+            _ => {
+                clean.push(c);
+                kept += 1;
+            }
         }
     }
     if clean.trim().is_empty() {
@@ -280,12 +299,11 @@ mod tests {
         );
         assert!(prepare("").is_none());
         assert!(prepare(" \0\n\t").is_none());
-        assert!(
-            !prepare("\u{FDFA}")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .contains(FDFA)
+        assert_eq!(
+            prepare("\u{FDFA}").unwrap().to_str().unwrap(),
+            FDFA_EXPANDED
         );
+        let ligatures = prepare(&"\u{FDFA}".repeat(MAX_CHARS)).unwrap();
+        assert_eq!(ligatures.to_str().unwrap().chars().count(), MAX_CHARS);
     }
 }

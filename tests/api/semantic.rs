@@ -154,3 +154,95 @@ async fn without_the_service_rathaus_answers_by_words() {
     let r = app.answer("Was kostet ein Personalausweis?").await;
     assert_eq!(r["outcome"], "answer", "{r}");
 }
+
+/// The model files `tools/models.sh` builds (`.ci/run` runs it first).
+fn local_model() -> Embedder {
+    let dir = std::env::var_os("RATHAUS_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/rathaus")
+        });
+    Embedder::local(&dir.join("e5/libe5.so"), &dir.join("e5/e5-small-q4.bin"))
+        .unwrap_or_else(|e| panic!("{e}: run tools/models.sh"))
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn the_model_in_the_process_puts_a_question_near_its_service() {
+    let e5 = local_model();
+    assert!(e5.is_local());
+    let q = e5
+        .query("Wie beantrage ich einen Reisepass?")
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 384);
+    assert!((dot(&q, &q).sqrt() - 1.0).abs() < 1e-4, "unit length");
+    let p = e5
+        .embed(
+            &[
+                "Reisepass beantragen".to_string(),
+                "Hund anmelden".to_string(),
+            ],
+            Purpose::Passage,
+        )
+        .await
+        .unwrap();
+    assert!(
+        dot(&q, &p[0]) > dot(&q, &p[1]) + 0.02,
+        "{} vs {}",
+        dot(&q, &p[0]),
+        dot(&q, &p[1])
+    );
+    // Repeated, the same vector comes from the cache.
+    assert_eq!(
+        e5.query("Wie beantrage ich einen Reisepass?")
+            .await
+            .unwrap(),
+        q
+    );
+    // Bad input is an error, not a crash: nothing to embed.
+    assert!(e5.query(" \0 ").await.is_err());
+}
+
+#[tokio::test]
+async fn with_the_model_a_question_in_other_words_finds_its_entry() {
+    use rathaus::dialogue::phrasings::{Intent, Phrasings};
+    let app = crate::helpers::spawn_configured(|s| {
+        s.answering.embedder = Some(local_model());
+        // A few phrasings keep the test's embedding short; the catalogue is the demo's.
+        s.answering.phrasings = Phrasings::parse(
+            [
+                (Intent::Handoff, "Ich möchte mit einem Menschen sprechen"),
+                (Intent::OutOfScope, "Wer wird Deutscher Meister?"),
+            ]
+            .into_iter(),
+        );
+    })
+    .await;
+    let mut ready = false;
+    for _ in 0..600 {
+        let h: Value = app
+            .client
+            .get(format!("{}/healthz", app.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if h["meaning"] == true {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the demo catalogue was not embedded within a minute");
+    // "Vierbeiner" and "Steuermarke" are in no entry of the demo catalogue.
+    let r = app.answer("Mein Vierbeiner braucht eine Steuermarke").await;
+    let ids: Vec<&str> = fields(&r["entries"], "id");
+    assert!(ids.iter().any(|id| id.starts_with("hund-")), "{r}");
+}
