@@ -1169,4 +1169,21 @@ mod tests {
         );
         assert!(Phrasings::read_dir(&dir.path().join("missing")).is_err());
     }
+
+    #[test]
+    fn an_example_question_finds_its_entry_by_its_words() {
+        let mut with = entry("hund", "Hundesteuer", "Wer einen Hund hält, zahlt Steuer.");
+        with.id = "steuer-hund".parse().unwrap();
+        with.questions = vec!["Wo bekomme ich die Steuermarke für meinen Vierbeiner?".into()];
+        let d = dialogue(vec![with]);
+        let reply = first_reply(&d, "Steuermarke Vierbeiner");
+        assert!(
+            reply
+                .entries
+                .first()
+                .is_some_and(|e| e.id.as_str() == "steuer-hund"),
+            "{}",
+            reply.text
+        );
+    }
 }

@@ -72,6 +72,27 @@ async fn munich_export_imports_cleanly_and_reimports_in_place() {
         (0, 0, 287)
     );
     assert_eq!(store.entries().await.unwrap().len(), 287);
+
+    // The city's own example questions and keywords outlive a re-import of its export.
+    let mut pa = pa.clone();
+    pa.questions = vec!["Mein Perso läuft ab, was nun?".into()];
+    pa.keywords.push("Ausweis abgelaufen".into());
+    store.put_entries(&[pa], 1).await.unwrap();
+    catalogue::import_dldb(
+        &store,
+        &dir.join("services_de.json"),
+        &dir.join("locations_de.json"),
+    )
+    .await
+    .unwrap();
+    let kept = store.entries().await.unwrap();
+    let pa = kept.iter().find(|e| e.id.as_str() == "1063441").unwrap();
+    assert_eq!(pa.questions, ["Mein Perso läuft ab, was nun?"]);
+    assert!(pa.keywords.iter().any(|k| k == "Ausweis abgelaufen"));
+    assert!(
+        pa.keywords.iter().any(|k| k == "Perso"),
+        "the export's own keywords stay"
+    );
 }
 
 #[tokio::test]
