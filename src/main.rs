@@ -398,7 +398,7 @@ async fn run() -> anyhow::Result<()> {
             if let Some(v) = vectors.as_deref() {
                 modes.push(Some(v));
             }
-            let mut ranker = dialogue.ranker().clone();
+            let mut ranker = dialogue.ranker().as_ref().clone();
             let mut headers = String::new();
             let mut validated = Vec::new();
             for mode in modes {
@@ -419,6 +419,8 @@ async fn run() -> anyhow::Result<()> {
                 )
                 .with_context(|| format!("writing {}", path.display()))?;
                 println!("ranker written to {}", path.display());
+                // The figures below are those of the ranker just fitted.
+                dialogue.publish_ranker(ranker);
             }
             for v in &validated {
                 print!("{v}");

@@ -96,10 +96,15 @@ pub enum Choice {
     SmallTalk,
 }
 
-/// Which part of the decision chose.
+/// Which part of the answering chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// The conversation itself: a choice picked, a follow-up on the entry answered last, or
+    /// silence while a person has it.
+    Conversation,
+    /// The records of the office the question names.
+    Office,
     /// General words asking for a person or making small talk.
     Cue,
     /// Similarity to an intent's phrasings.

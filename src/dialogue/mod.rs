@@ -195,7 +195,7 @@ impl Knowledge {
 /// The dialogue core. Cheap to share; the knowledge can be replaced while it serves.
 pub struct Dialogue {
     knowledge: ArcSwap<Knowledge>,
-    ranker: Ranker,
+    ranker: ArcSwap<Ranker>,
     /// The city's state, whose public holidays close its offices.
     state: Option<State>,
 }
@@ -237,6 +237,8 @@ impl Decision {
             "nur Wörter"
         };
         let stage = match self.stage {
+            Stage::Conversation => "den Gesprächsverlauf",
+            Stage::Office => "die Angaben der genannten Dienststelle",
             Stage::Cue => "allgemeine Signalwörter",
             Stage::Phrasing => "Ähnlichkeit zu Beispielformulierungen",
             Stage::Ranker => "Rangfolge der Kandidaten",
@@ -294,7 +296,7 @@ impl Dialogue {
     pub fn new(knowledge: Knowledge, ranker: Ranker) -> Dialogue {
         Dialogue {
             knowledge: ArcSwap::from_pointee(knowledge),
-            ranker,
+            ranker: ArcSwap::from_pointee(ranker),
             state: None,
         }
     }
@@ -305,8 +307,13 @@ impl Dialogue {
         self
     }
 
-    pub fn ranker(&self) -> &Ranker {
-        &self.ranker
+    pub fn ranker(&self) -> Arc<Ranker> {
+        self.ranker.load_full()
+    }
+
+    /// Replaces the ranker (a new fit); the next message is ranked by it.
+    pub fn publish_ranker(&self, ranker: Ranker) {
+        self.ranker.store(Arc::new(ranker));
     }
 
     /// Replaces the published knowledge; conversations in progress go on with the new one.
@@ -347,7 +354,8 @@ impl Dialogue {
         query_vector: Option<&[f32]>,
     ) -> Decision {
         let prepared = self.prepare(context, message, query_vector);
-        let model = self.ranker.model(prepared.meaning);
+        let ranker = self.ranker.load();
+        let model = ranker.model(prepared.meaning);
         let probabilities = model.probabilities(&prepared.features, &prepared.question);
         self.finish(context, prepared, &probabilities, &model.bars)
     }
@@ -394,7 +402,7 @@ impl Dialogue {
         };
 
         if context.with_staff {
-            prepared.early = Some(early(compose::silent(lang), next, Stage::Cue));
+            prepared.early = Some(early(compose::silent(lang), next, Stage::Conversation));
             return prepared;
         }
         // A choice from the last clarify reply: a button, or its number.
@@ -408,7 +416,7 @@ impl Dialogue {
             next.last_entry = Some(id);
             next.choices.clear();
             let reply = compose::answer(&kb.catalogue, entry, &[], &[], Aspect::Summary, lang);
-            prepared.early = Some(early(reply, next, Stage::Cue));
+            prepared.early = Some(early(reply, next, Stage::Conversation));
             return prepared;
         }
 
@@ -489,7 +497,7 @@ impl Dialogue {
                 .and_then(|id| kb.catalogue.entry(id))
         {
             let reply = compose::answer(&kb.catalogue, entry, &[], &[], prepared.aspect, lang);
-            prepared.early = Some(early(reply, next, Stage::Cue));
+            prepared.early = Some(early(reply, next, Stage::Conversation));
             return prepared;
         }
         // A question about an office itself: it names one, asks where, how to reach it or
@@ -514,7 +522,7 @@ impl Dialogue {
                     .with_timezone(&chrono_tz::Europe::Berlin)
                     .naive_local();
                 let reply = offices::answer(&named, when, now, self.state, lang);
-                prepared.early = Some(early(reply, next, Stage::Cue));
+                prepared.early = Some(early(reply, next, Stage::Office));
                 return prepared;
             }
         }
