@@ -10,6 +10,12 @@ use super::phrasings::{Intent, Match};
 /// Choices offered at most.
 pub const CHOICES: usize = 3;
 
+/// Similarity by words from which a message is one of an intent's phrasings, word for word
+/// (1.0 but for rounding): the city wrote that very message down as that intent, so no
+/// entry's score overrides it ("test", listed as out of scope, in a catalogue that has an
+/// entry "Testleistung").
+const WORD_FOR_WORD: f32 = 0.99;
+
 /// The bars between the outcomes, fitted with the ranker's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bars {
@@ -142,6 +148,9 @@ pub fn decide(signals: &Signals, probabilities: &[f32], bars: &Bars) -> (Choice,
     if let Some(intent) = phrasing.filter(|i| i.handoff().is_some()) {
         return (Choice::Intent(intent), Stage::Phrasing);
     }
+    if let Some(m) = signals.matches.iter().find(|m| m.words >= WORD_FOR_WORD) {
+        return (Choice::Intent(m.intent), Stage::Phrasing);
+    }
     if signals.cue_small_talk.is_some() {
         return (Choice::SmallTalk, Stage::Cue);
     }
@@ -244,6 +253,17 @@ mod tests {
             decide(&s, &[0.5, 0.4], &bars()).0,
             Choice::Intent(Intent::OutOfScope)
         );
+    }
+
+    #[test]
+    fn a_message_that_is_a_phrasing_word_for_word_is_that_intent() {
+        let s = matching(Intent::OutOfScope, 1.0, 0.0);
+        assert_eq!(
+            decide(&s, &[0.99], &bars()).0,
+            Choice::Intent(Intent::OutOfScope)
+        );
+        let near = matching(Intent::OutOfScope, 0.9, 0.0);
+        assert_eq!(decide(&near, &[0.99], &bars()).0, Choice::Answer(0));
     }
 
     #[test]
