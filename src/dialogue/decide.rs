@@ -161,9 +161,11 @@ pub fn decide(signals: &Signals, probabilities: &[f32], bars: &Bars) -> (Choice,
     if let Some(intent) = phrasing {
         return (Choice::Intent(intent), Stage::Phrasing);
     }
-    let choices: Vec<usize> = (0..probabilities.len().min(CHOICES))
-        .filter(|&i| p(i) >= bars.clarify)
-        .collect();
+    let choices: Vec<usize> = if p(0) >= bars.clarify {
+        (0..probabilities.len().min(CHOICES)).collect()
+    } else {
+        Vec::new()
+    };
     if choices.is_empty() {
         (Choice::DontKnow, Stage::Ranker)
     } else {
