@@ -23,8 +23,8 @@ pub struct Bars {
     pub answer: f32,
     /// … when the second is at least this much less probable.
     pub lead: f32,
-    /// Below, the candidates from this probability are offered as choices; without any,
-    /// the bot says it does not know.
+    /// Below, the closest candidates are offered as choices when the best has this
+    /// probability; otherwise the bot says it does not know.
     pub clarify: f32,
     /// An intent is recognised from this similarity by words to one of its phrasings …
     pub intent_words: f32,
@@ -161,15 +161,13 @@ pub fn decide(signals: &Signals, probabilities: &[f32], bars: &Bars) -> (Choice,
     if let Some(intent) = phrasing {
         return (Choice::Intent(intent), Stage::Phrasing);
     }
-    let choices: Vec<usize> = if p(0) >= bars.clarify {
-        (0..probabilities.len().min(CHOICES)).collect()
-    } else {
-        Vec::new()
-    };
-    if choices.is_empty() {
-        (Choice::DontKnow, Stage::Ranker)
-    } else {
+    // Unsure, but the best is worth offering: the closest three are, since the right one is
+    // often second or third when the first is in doubt.
+    if !probabilities.is_empty() && p(0) >= bars.clarify {
+        let choices = (0..probabilities.len().min(CHOICES)).collect();
         (Choice::Clarify(choices), Stage::Ranker)
+    } else {
+        (Choice::DontKnow, Stage::Ranker)
     }
 }
 
@@ -201,11 +199,16 @@ mod tests {
     }
 
     #[test]
-    fn a_confident_lead_is_answered_a_close_pair_offered_and_nothing_not_known() {
+    fn a_confident_lead_is_answered_the_closest_three_offered_and_nothing_not_known() {
         let s = Signals::default();
         assert_eq!(decide(&s, &[0.9, 0.1], &bars()).0, Choice::Answer(0));
+        // A close pair: the three closest are offered, the third however unlikely.
         assert_eq!(
-            decide(&s, &[0.9, 0.8, 0.1], &bars()).0,
+            decide(&s, &[0.9, 0.8, 0.1, 0.05], &bars()).0,
+            Choice::Clarify(vec![0, 1, 2])
+        );
+        assert_eq!(
+            decide(&s, &[0.45, 0.05], &bars()).0,
             Choice::Clarify(vec![0, 1])
         );
         assert_eq!(
