@@ -51,21 +51,38 @@ impl std::fmt::Display for Lang {
     }
 }
 
+/// Letters of the longest word read: longer than any German word in use (the longest law's
+/// name, "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz", has 63). A
+/// longer run of letters is no word, and is left out: splitting it into compounds and
+/// correcting it as a typo would cost time that grows with the cube of its length.
+pub const MAX_WORD_CHARS: usize = 64;
+
 /// Splits text into lowercase words: letters and digits, everything else separates.
-/// Text is NFC-normalised first so that a decomposed "ü" is one letter.
+/// Text is NFC-normalised first so that a decomposed "ü" is one letter. Runs longer than
+/// [`MAX_WORD_CHARS`] are no words and are left out.
 pub fn words(text: &str) -> Vec<String> {
     let text: String = text.nfc().collect();
     let mut out = Vec::new();
     let mut current = String::new();
+    let mut len = 0;
+    let keep = |word: String, len: usize, out: &mut Vec<String>| {
+        if len <= MAX_WORD_CHARS {
+            out.push(word);
+        }
+    };
     for ch in text.chars() {
         if ch.is_alphanumeric() {
-            current.extend(ch.to_lowercase());
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+            if len <= MAX_WORD_CHARS {
+                current.extend(ch.to_lowercase());
+            }
+            len += 1;
+        } else if len > 0 {
+            keep(std::mem::take(&mut current), len, &mut out);
+            len = 0;
         }
     }
-    if !current.is_empty() {
-        out.push(current);
+    if len > 0 {
+        keep(current, len, &mut out);
     }
     out
 }
@@ -299,6 +316,17 @@ pub fn detect(text: &str) -> Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_of_letters_longer_than_any_word_is_no_word() {
+        let long = "a".repeat(4000);
+        assert_eq!(
+            words(&format!("Reisepass {long} beantragen")),
+            ["reisepass", "beantragen"]
+        );
+        let longest = "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz";
+        assert_eq!(words(longest), [longest.to_lowercase()]);
+    }
 
     #[test]
     fn words_split_on_punctuation_and_lowercase() {
