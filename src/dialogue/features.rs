@@ -26,15 +26,9 @@ pub const NAMES: [&str; COUNT] = [
 ];
 pub const COUNT: usize = 15;
 
-/// The features that need sentence vectors; a ranker fitted without them leaves them out.
-pub const MEANING: [&str; 6] = [
-    "meaning",
-    "meaning_name",
-    "meaning_question",
-    "meaning_gap",
-    "meaning_rank",
-    "out_of_scope_gap",
-];
+/// The features that need sentence vectors (the last of [`NAMES`]); a ranker fitted
+/// without them leaves them out.
+pub const MEANING: &[&str] = NAMES.split_at(9).1;
 
 /// An entry counts as named in full when the question explains this much of its name
 /// (specificity is a share; 0.99 allows for rounding).
@@ -53,7 +47,7 @@ pub const QUESTION_NAMES: [&str; QUESTION_COUNT] = [
 ];
 pub const QUESTION_COUNT: usize = 6;
 /// The question's features that need sentence vectors.
-pub const QUESTION_MEANING: [&str; 2] = ["closest_entry", "out_of_scope"];
+pub const QUESTION_MEANING: &[&str] = QUESTION_NAMES.split_at(4).1;
 
 /// A question's own features.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -192,6 +186,8 @@ mod tests {
         assert_eq!(f[1].get("meaning_rank"), Some(1.0));
         assert!((f[0].get("meaning_gap").unwrap() + 0.1).abs() < 1e-6);
         assert!((f[1].get("out_of_scope_gap").unwrap() - 0.05).abs() < 1e-6);
+        assert_eq!(MEANING[0], "meaning");
+        assert_eq!(QUESTION_MEANING, ["closest_entry", "out_of_scope"]);
         let words_only = of(&hits, &Analysis::default(), None);
         assert_eq!(words_only[0].get("meaning"), Some(0.0));
     }

@@ -136,6 +136,11 @@ async fn client_speaks_the_embeddings_protocol() {
 async fn meaning_finds_an_entry_that_shares_no_words_with_the_question() {
     let (url, _) = stand_in().await;
     let app = spawn_app_with(Some(remote(&url, "e5-test", None, Duration::from_secs(5)))).await;
+    // The server answers by words at once and by meaning once the catalogue is embedded.
+    assert!(
+        app.wait_for_meaning(5).await,
+        "the catalogue was not embedded within 5 s"
+    );
     // "Vierbeiner" appears in no entry; the stand-in puts it beside the dog entries.
     let r = app.answer("Mein Vierbeiner").await;
     assert_eq!(r["outcome"], "clarify", "{r}");
@@ -223,24 +228,10 @@ async fn with_the_model_a_question_in_other_words_finds_its_entry() {
         );
     })
     .await;
-    let mut ready = false;
-    for _ in 0..600 {
-        let h: Value = app
-            .client
-            .get(format!("{}/healthz", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if h["meaning"] == true {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "the demo catalogue was not embedded within a minute");
+    assert!(
+        app.wait_for_meaning(60).await,
+        "the demo catalogue was not embedded within a minute"
+    );
     // "Vierbeiner" and "Steuermarke" are in no entry of the demo catalogue.
     let r = app.answer("Mein Vierbeiner braucht eine Steuermarke").await;
     let ids: Vec<&str> = fields(&r["entries"], "id");
