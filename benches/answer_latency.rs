@@ -35,15 +35,8 @@ fn report(label: &str, mut ms: Vec<f64>, wall: f64) {
 }
 
 fn main() -> anyhow::Result<()> {
-    // As `rathaus` does: the engine's OpenMP threads sleep rather than spin when idle.
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        // SAFETY: no other thread runs yet.
-        unsafe { std::env::set_var("OMP_WAIT_POLICY", "PASSIVE") };
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    // As `rathaus` runs: the engine's threads sleep when idle.
+    rathaus::app::runtime()?.block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -63,6 +63,21 @@ impl Default for Answering {
     }
 }
 
+/// The process's async runtime. Before any thread starts, the sentence-vector engine's
+/// OpenMP threads are told to sleep when idle (unless the operator set `OMP_WAIT_POLICY`):
+/// spinning, they made a question take half a second while anything else used a core, and
+/// libgomp reads the setting only once, when it loads.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        // SAFETY: called before the runtime, so no other thread of this process exists yet
+        // to read the environment at the same time.
+        unsafe { std::env::set_var("OMP_WAIT_POLICY", "PASSIVE") };
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// The dialogue core over the stored catalogue: the one way every command and the server
 /// build it.
 pub async fn dialogue(store: &dyn Store, answering: &Answering) -> anyhow::Result<Dialogue> {
@@ -168,10 +183,13 @@ impl Application {
         if let Some(t) = &telegram {
             channels = channels.merge(t.router());
         }
-        let router = http::router(
-            http::state(conversations.clone(), settings.console),
-            channels,
-        );
+        // Each edge mounts its own routes; the HTTP layer only wraps them.
+        let console = crate::console::router(crate::console::ConsoleState {
+            conversations: conversations.clone(),
+            console: settings.console,
+        })
+        .layer(axum::middleware::from_fn(http::refuse_oversized));
+        let router = http::router(http::state(conversations.clone()), channels.merge(console));
         let listener = TcpListener::bind(&settings.listen).await?;
         let email = match settings.channels.as_deref() {
             Some(dir) => crate::channels::email::EmailSettings::load(dir)?

@@ -346,6 +346,51 @@ impl Conversations {
         }
     }
 
+    /// An agent called the caller back: records who and the note, writes the note into the
+    /// transcript and closes the handoff as "called back". Takes a waiting call first.
+    pub async fn called_back(
+        &self,
+        id: ConversationId,
+        staff: &Staff,
+        note: &str,
+    ) -> Result<(), ConversationError> {
+        let store = &self.store;
+        let call = store.call(id).await?.ok_or(ConversationError::NotFound)?;
+        if call.callback_at.is_none() || call.called_back.is_some() {
+            return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
+        }
+        let c = store
+            .conversation(id)
+            .await?
+            .ok_or(ConversationError::NotFound)?;
+        if c.state == ConversationState::Waiting {
+            self.claim(id, staff).await?;
+        } else if c.state == ConversationState::Claimed && c.assignee.as_ref() != Some(&staff.id) {
+            // The colleague who claimed the call records the callback; checked before any write.
+            return Err(ConversationError::Conflict(Conflict::ColleagueMustClose));
+        }
+        if !store
+            .mark_called_back(id, &staff.id, note, now_ms())
+            .await?
+        {
+            return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
+        }
+        self.note(id, staff, &format!("Zurückgerufen: {note}"))
+            .await?;
+        self.close(id, staff, "callback_done").await?;
+        tracing::info!(call = %id, caller = ?call.caller, "phone: called back");
+        Ok(())
+    }
+
+    /// Whether the console should offer "called back" on this conversation.
+    pub async fn callback_open(&self, id: ConversationId) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .call(id)
+            .await?
+            .is_some_and(|c| c.callback_at.is_some() && c.called_back.is_none()))
+    }
+
     /// The whole transcript, internal notes included: for staff.
     pub async fn transcript(&self, id: ConversationId) -> Result<Vec<Message>, ConversationError> {
         Ok(self.store.transcript(id).await?)

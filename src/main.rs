@@ -249,18 +249,8 @@ fn progress(len: u64) -> ProgressBar {
 }
 
 fn main() -> anyhow::Result<()> {
-    // The sentence-vector engine's OpenMP threads would otherwise spin at the end of every
-    // parallel region and, while anything else holds a core, make a query take half a second
-    // instead of milliseconds. libgomp reads this once, when it loads; set here, before any
-    // thread exists, unless the operator chose otherwise.
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        // SAFETY: no other thread runs yet; nothing reads the environment concurrently.
-        unsafe { std::env::set_var("OMP_WAIT_POLICY", "PASSIVE") };
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    // Built before any thread starts: see `app::runtime`.
+    app::runtime()?.block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {

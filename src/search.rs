@@ -56,10 +56,6 @@ const COVERAGE_WEIGHT: f32 = 0.2;
 
 /// Entries nearest in meaning added to the candidates.
 const SEMANTIC_CANDIDATES: usize = 10;
-/// Similarity below which an embedding says nothing (e5 models rarely go lower).
-const SEMANTIC_FLOOR: f32 = 0.75;
-/// What full similarity adds to a score.
-const SEMANTIC_WEIGHT: f32 = 1.5;
 
 /// Candidates looked at after BM25.
 const CANDIDATES: usize = 20;
@@ -124,8 +120,6 @@ pub struct Hit {
     /// The word-based score: BM25F in units of the catalogue's largest term weight, lowered
     /// for what the entry leaves unexplained. The confidence bars read this.
     pub lexical: f32,
-    /// What candidates are ranked by: the word-based score plus the similarity in meaning.
-    pub score: f32,
     /// Share of the question's concept weight found anywhere in the entry (0–1).
     pub coverage: f32,
     /// Share found in the entry's name or keywords (0–1).
@@ -136,8 +130,6 @@ pub struct Hit {
     /// Share of the entry name's weight that the question explains (0–1): "Vorläufiger
     /// Reisepass" explains less of a question about a passport than "Reisepass".
     pub specificity: f32,
-    /// Cosine similarity of the entry's embedding with the question's (0 without them).
-    pub similarity: f32,
 }
 
 struct Fields {
@@ -808,9 +800,9 @@ impl SearchIndex {
         Analysis { concepts }
     }
 
-    /// The best candidates for an analysed question, best first.
-    /// With `semantic` (the entries' embeddings and the question's), the entries nearest in
-    /// meaning join the candidates and similarity adds to the score.
+    /// The candidates for an analysed question, best by words first. With `semantic` (each
+    /// entry's similarity in meaning to the question), the entries nearest in meaning join
+    /// the candidates; how much meaning counts is the ranker's to weigh.
     pub fn search(
         &self,
         analysis: &Analysis,
@@ -999,27 +991,20 @@ impl SearchIndex {
             } else {
                 0.0
             };
-            let similarity = semantic
-                .and_then(|s| s.best.get(entry))
-                .copied()
-                .unwrap_or(0.0);
-            let meaning =
-                SEMANTIC_WEIGHT * ((similarity - SEMANTIC_FLOOR) / (1.0 - SEMANTIC_FLOOR)).max(0.0);
             let lexical = raw / self.max_idf()
                 * (1.0 - COVERAGE_WEIGHT * (1.0 - coverage))
                 * (1.0 - SPECIFICITY_WEIGHT * (1.0 - specificity));
             hits.push(Hit {
                 entry,
-                score: lexical + meaning,
                 lexical,
-                similarity,
                 coverage,
                 strength: raw / total,
                 title_coverage,
                 specificity,
             });
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        // By words: the ranker weighs meaning with the rest of the features.
+        hits.sort_by(|a, b| b.lexical.total_cmp(&a.lexical));
         Ok(hits)
     }
 

@@ -14,9 +14,8 @@ use base64::Engine;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use super::ConsoleError;
+use super::{ConsoleError, ConsoleState};
 use crate::conversations::now_ms;
-use crate::http::AppState;
 use crate::store::{Session, Staff, StaffRole, Store, token_digest};
 
 pub const SESSION_COOKIE: &str = "rathaus_session";
@@ -218,10 +217,10 @@ impl IntoResponse for ToLogin {
     }
 }
 
-impl FromRequestParts<AppState> for SignedIn {
+impl FromRequestParts<ConsoleState> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Response> {
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else {
             return Err(ToLogin.into_response());
         };
@@ -253,10 +252,10 @@ impl FromRequestParts<AppState> for SignedIn {
 /// A signed-in admin; agents get "forbidden".
 pub struct Admin(pub SignedIn);
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<ConsoleState> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Response> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if signed_in.staff().role == StaffRole::Admin {
             Ok(Admin(signed_in))

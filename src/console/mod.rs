@@ -25,7 +25,6 @@ use tokio::sync::broadcast::error::RecvError;
 use self::auth::{Admin, LOGIN_COOKIE, SESSION_COOKIE, SessionPolicy, SignedIn};
 use self::pages::*;
 use crate::conversations::{Conflict, ConversationError, now_ms};
-use crate::http::AppState;
 use crate::store::{CannedReply, ConversationId, StaffId, StoreError};
 
 /// Longest staff reply or note, in characters.
@@ -35,6 +34,14 @@ const MAX_TEXT_CHARS: usize = 8000;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConsoleSettings {
     pub policy: SessionPolicy,
+}
+
+/// What the console's pages share: the conversations and the console's settings. The
+/// console mounts its own routes with it and knows nothing of the API's state.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub conversations: crate::conversations::Conversations,
+    pub console: ConsoleSettings,
 }
 
 /// What can go wrong in the console, shown as a page (never internal details).
@@ -130,7 +137,8 @@ impl IntoResponse for ConsoleError {
     }
 }
 
-pub fn router() -> Router<AppState> {
+/// The console's routes, with their state given: they merge into a router of any state.
+pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S> {
     Router::new()
         .route("/console", get(queue_page))
         .route("/console/", get(|| async { Redirect::to("/console") }))
@@ -157,6 +165,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/static/console.js", get(script))
         .route("/console/static/console.css", get(stylesheet))
         .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
 }
 
 /// Headers every console response carries: no framing, no inline scripts, no caching of
@@ -234,13 +243,13 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn login_page(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
     login_form(&state, &headers, StatusCode::OK, None)
 }
 
 /// The login form with a fresh double-submit token in a cookie and in the form.
 fn login_form(
-    state: &AppState,
+    state: &ConsoleState,
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&'static str>,
@@ -258,7 +267,7 @@ fn login_form(
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -318,7 +327,7 @@ struct CsrfForm {
 }
 
 async fn logout(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
@@ -341,7 +350,7 @@ async fn logout(
 // ---- queue ----
 
 async fn queue_page(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
 ) -> Result<Html<String>, ConsoleError> {
     let store = state.conversations.store();
@@ -358,7 +367,7 @@ async fn queue_page(
 }
 
 async fn queue_rows(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
 ) -> Result<Html<String>, ConsoleError> {
     let rows = QueueRow::all(state.conversations.store().queue().await?, &me, now_ms());
@@ -367,7 +376,7 @@ async fn queue_rows(
 
 /// Everything that happens, for the console's live updates (signed-in staff only).
 async fn events(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     _me: SignedIn,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut events = state.conversations.events().subscribe();
@@ -390,7 +399,7 @@ async fn events(
 // ---- one conversation ----
 
 async fn conversation_page(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
@@ -400,7 +409,7 @@ async fn conversation_page(
 }
 
 async fn transcript_fragment(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     _me: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
@@ -410,7 +419,7 @@ async fn transcript_fragment(
 }
 
 async fn claim(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -422,7 +431,7 @@ async fn claim(
 }
 
 async fn unassign(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -440,7 +449,7 @@ struct TransferForm {
 }
 
 async fn transfer(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TransferForm>,
@@ -470,7 +479,7 @@ pub const CLOSE_OUTCOMES: [(&str, &str); 5] = [
 ];
 
 async fn close(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CloseForm>,
@@ -488,7 +497,7 @@ async fn close(
 }
 
 async fn reopen(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -514,7 +523,7 @@ impl TextForm {
 }
 
 async fn reply(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
@@ -528,7 +537,7 @@ async fn reply(
 }
 
 async fn note(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
@@ -540,19 +549,22 @@ async fn note(
 
 /// A phone caller was called back: the note goes into the transcript and the handoff closes.
 async fn called_back(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
 ) -> Result<Response, ConsoleError> {
     let (id, text) = form.read(&me, &id)?;
-    crate::channels::phone::called_back(&state.conversations, id, me.staff(), &text).await?;
+    state
+        .conversations
+        .called_back(id, me.staff(), &text)
+        .await?;
     Ok(back_to(id))
 }
 
 /// "Staff is typing", sent by the console's script with the CSRF token in a header.
 async fn typing(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -570,7 +582,7 @@ async fn typing(
 // ---- canned replies (admins) ----
 
 async fn canned_page(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     Admin(me): Admin,
 ) -> Result<Html<String>, ConsoleError> {
     let replies = state.conversations.store().canned_replies().await?;
@@ -590,7 +602,7 @@ struct CannedForm {
 }
 
 async fn save_canned(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     Admin(me): Admin,
     Form(form): Form<CannedForm>,
 ) -> Result<Response, ConsoleError> {
@@ -615,7 +627,7 @@ async fn save_canned(
 }
 
 async fn delete_canned(
-    State(state): State<AppState>,
+    State(state): State<ConsoleState>,
     Admin(me): Admin,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,

@@ -1,13 +1,13 @@
 //! The console's pages and the views they show: plain data prepared for the templates in
 //! `src/console/templates/`, which escape everything they print.
 
+use super::ConsoleState;
 use askama::Template;
 use chrono::TimeZone;
 
 use super::auth::SignedIn;
 use super::{CLOSE_OUTCOMES, ConsoleError};
 use crate::dialogue::HandoffReason;
-use crate::http::AppState;
 use crate::language::Lang;
 use crate::store::{
     Author, CannedReply, Channel, ConversationId, ConversationState, QueueItem, Staff,
@@ -134,7 +134,7 @@ pub struct MessageView {
 
 impl MessageView {
     pub async fn all(
-        state: &AppState,
+        state: &ConsoleState,
         id: ConversationId,
     ) -> Result<Vec<MessageView>, ConsoleError> {
         let dialogue = state.conversations.dialogue();
@@ -254,7 +254,7 @@ pub struct ConversationPage<'a> {
 
 impl<'a> ConversationPage<'a> {
     pub async fn load(
-        state: &AppState,
+        state: &ConsoleState,
         me: &'a SignedIn,
         id: ConversationId,
     ) -> Result<ConversationPage<'a>, ConsoleError> {
@@ -305,7 +305,7 @@ impl<'a> ConversationPage<'a> {
             // Only a phone call has a callback to record.
             callback: closable
                 && c.channel == Channel::Phone
-                && crate::channels::phone::callback_open(&state.conversations, id).await?,
+                && state.conversations.callback_open(id).await?,
             messages: MessageView::all(state, id).await?,
             colleagues,
             canned: store.canned_replies().await?,

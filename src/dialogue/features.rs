@@ -55,17 +55,6 @@ pub struct QuestionFeatures {
     pub values: [f32; QUESTION_COUNT],
 }
 
-/// A feature's value by its name.
-fn by_name(names: &[&str], values: &[f32], name: &str) -> Option<f32> {
-    names.iter().position(|n| *n == name).map(|i| values[i])
-}
-
-impl QuestionFeatures {
-    pub fn get(&self, name: &str) -> Option<f32> {
-        by_name(&QUESTION_NAMES, &self.values, name)
-    }
-}
-
 /// The question's own features from its analysis, its candidates' features and the signals
 /// of meaning and phrasings.
 pub fn of_question(
@@ -96,7 +85,10 @@ pub struct Features {
 
 impl Features {
     pub fn get(&self, name: &str) -> Option<f32> {
-        by_name(&NAMES, &self.values, name)
+        NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| self.values[i])
     }
 }
 
@@ -155,12 +147,10 @@ mod tests {
         Hit {
             entry,
             lexical,
-            score: lexical,
             coverage: 0.5,
             title_coverage: 0.5,
             strength: 1.0,
             specificity,
-            similarity: 0.0,
         }
     }
 

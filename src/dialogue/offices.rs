@@ -3,12 +3,12 @@
 //! office's own exceptions and the state's public holidays. Never from a service entry, and
 //! never an hour the records do not hold.
 
-use chrono::{Duration, NaiveDateTime, NaiveTime};
+use chrono::{Duration, NaiveDateTime};
 
 use super::compose;
 use super::{Outcome, Reply};
 use crate::knowledge::holidays::State;
-use crate::knowledge::{Day, Office};
+use crate::knowledge::{Day, Office, periods_text};
 use crate::language::{Lang, is_stopword, stem, words};
 
 /// Offices named in one answer, at most; the rest are counted.
@@ -74,17 +74,9 @@ pub fn named<'a>(
     out
 }
 
-fn periods(p: &[(NaiveTime, NaiveTime)], lang: Lang) -> String {
-    let and = if lang == Lang::En { " and " } else { " und " };
-    p.iter()
-        .map(|(o, c)| format!("{}–{}", o.format("%H:%M"), c.format("%H:%M")))
-        .collect::<Vec<_>>()
-        .join(and)
-}
-
 fn day_line(label: &str, day: &Day, lang: Lang) -> String {
     match (day, lang) {
-        (Day::Open(p), _) => format!("{label}: {}", periods(p, lang)),
+        (Day::Open(p), _) => format!("{label}: {}", periods_text(p, lang)),
         (Day::Closed(Some(why)), Lang::De) => format!("{label}: geschlossen ({why})"),
         (Day::Closed(Some(why)), Lang::En) => format!("{label}: closed ({why})"),
         (Day::Closed(None), Lang::De) => format!("{label}: geschlossen"),

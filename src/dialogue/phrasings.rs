@@ -260,10 +260,6 @@ impl Phrasings {
         }
     }
 
-    pub fn has_vectors(&self) -> bool {
-        self.vectors.is_some()
-    }
-
     /// The closest phrasing of every intent that has one, by words and by meaning.
     pub fn matches(&self, text: &str, query: Option<&[f32]>) -> Vec<Match> {
         let terms = stems(text);

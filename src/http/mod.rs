@@ -39,7 +39,6 @@ const DRAIN_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub conversations: Conversations,
     pub metrics: PrometheusHandle,
-    pub console: crate::console::ConsoleSettings,
 }
 
 /// JSON body extractor whose rejections are [`ApiError`]s.
@@ -78,9 +77,9 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// All routes: the citizens' API, the channels' own routes, the widget, the staff console,
-/// health and metrics.
-pub fn router(state: AppState, channels: Router<AppState>) -> Router {
+/// All routes: the citizens' API, the edges' own routes (the channels', the staff
+/// console's, each mounted by the application), the widget, health and metrics.
+pub fn router(state: AppState, edges: Router<AppState>) -> Router {
     // The API is called from city pages on other origins; it uses bearer tokens, never
     // cookies, so any origin may call it.
     let cors = tower_http::cors::CorsLayer::new()
@@ -114,8 +113,7 @@ pub fn router(state: AppState, channels: Router<AppState>) -> Router {
         .layer(cors);
     Router::new()
         .merge(api)
-        .merge(channels)
-        .merge(crate::console::router().layer(middleware::from_fn(refuse_oversized)))
+        .merge(edges)
         .merge(crate::widget::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
@@ -133,7 +131,7 @@ pub fn router(state: AppState, channels: Router<AppState>) -> Router {
 /// A body declared larger than the limit is refused before any handler sees it. Up to
 /// `DRAIN_BYTES` it is read and thrown away first: a server that answers and closes while
 /// the client is still sending makes the client see a reset connection instead of the error.
-async fn refuse_oversized(req: Request, next: Next) -> Response {
+pub async fn refuse_oversized(req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -504,10 +502,9 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// Shared state for the server.
-pub fn state(conversations: Conversations, console: crate::console::ConsoleSettings) -> AppState {
+pub fn state(conversations: Conversations) -> AppState {
     AppState {
         conversations,
         metrics: metrics_handle(),
-        console,
     }
 }

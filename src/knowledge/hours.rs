@@ -62,6 +62,19 @@ pub struct Exception {
     pub note: Option<String>,
 }
 
+/// Periods of a day as a person reads them: "08:00–12:30 und 14:00–18:00".
+pub fn periods_text(periods: &[(NaiveTime, NaiveTime)], lang: crate::language::Lang) -> String {
+    let and = match lang {
+        crate::language::Lang::De => " und ",
+        crate::language::Lang::En => " and ",
+    };
+    periods
+        .iter()
+        .map(|(o, c)| format!("{}–{}", o.format("%H:%M"), c.format("%H:%M")))
+        .collect::<Vec<_>>()
+        .join(and)
+}
+
 /// An office's hours on one date.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Day {
@@ -139,26 +152,19 @@ impl OpeningHours {
     /// One line a day with all its periods: "Mo 08:00–12:30, Di 08:00–12:30 und 14:00–18:00".
     /// Days with the same periods are joined ("Mo, Mi, Fr 08:00–12:30").
     pub fn describe(&self, lang: crate::language::Lang) -> String {
-        let and = match lang {
-            crate::language::Lang::De => " und ",
-            crate::language::Lang::En => " and ",
-        };
         let mut groups: Vec<(Vec<Weekday>, String)> = Vec::new();
         for day in Weekday::ALL {
-            let mut periods: Vec<&Period> = self
+            let mut periods: Vec<(NaiveTime, NaiveTime)> = self
                 .hours
                 .iter()
                 .filter(|p| p.days.contains(&day))
+                .map(|p| (p.opens, p.closes))
                 .collect();
             if periods.is_empty() {
                 continue;
             }
-            periods.sort_by_key(|p| p.opens);
-            let text = periods
-                .iter()
-                .map(|p| format!("{}–{}", p.opens.format("%H:%M"), p.closes.format("%H:%M")))
-                .collect::<Vec<_>>()
-                .join(and);
+            periods.sort();
+            let text = periods_text(&periods, lang);
             match groups.iter_mut().find(|(_, t)| *t == text) {
                 Some((days, _)) => days.push(day),
                 None => groups.push((vec![day], text)),

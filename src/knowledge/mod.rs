@@ -8,7 +8,7 @@ pub mod holidays;
 mod hours;
 pub mod html;
 
-pub use hours::{Day, Exception, OpeningHours, Period, Weekday};
+pub use hours::{Day, Exception, OpeningHours, Period, Weekday, periods_text};
 
 use std::collections::BTreeMap;
 use std::fmt;

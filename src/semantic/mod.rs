@@ -284,10 +284,6 @@ impl Matrix {
         self.data.is_empty()
     }
 
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
     /// Cosine similarity of every row with a unit-length query (all 0 on a size mismatch).
     pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
         if query.len() != self.dim {
@@ -339,10 +335,6 @@ impl Vectors {
             owners,
             entries,
         })
-    }
-
-    pub fn rows(&self) -> usize {
-        self.matrix.len()
     }
 
     /// Each entry's similarity with a unit-length question vector.

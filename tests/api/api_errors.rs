@@ -162,15 +162,7 @@ async fn health_metrics_and_openapi() {
         .unwrap();
     assert!(metrics.contains("rathaus_http_requests_total"), "{metrics}");
     assert!(metrics.contains("rathaus_replies_total"), "{metrics}");
-    let doc: Value = app
-        .client
-        .get(format!("{}/api/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/api/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/answer",

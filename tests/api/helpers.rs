@@ -135,20 +135,23 @@ impl TestApp {
         self.conversations = conversations;
     }
 
+    /// A GET's body as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Waits until the server answers by meaning (`/healthz` says so), at most `seconds`.
     pub async fn wait_for_meaning(&self, seconds: u64) -> bool {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
         while std::time::Instant::now() < until {
-            let h: Value = self
-                .client
-                .get(format!("{}/healthz", self.address))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if h["meaning"] == true {
+            if self.get_json("/healthz").await["meaning"] == true {
                 return true;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

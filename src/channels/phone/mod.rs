@@ -23,13 +23,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::conversations::{Conflict, ConversationError, Conversations, now_ms};
+use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::{EntryRef, Inbound, Outcome};
 use crate::http::{ApiError, AppState};
 use crate::language::Lang;
-use crate::store::{
-    Author, Channel, ConversationId, ConversationState, NewMessage, Staff, StoreError,
-};
+use crate::store::{Author, Channel, ConversationId, ConversationState, NewMessage, StoreError};
 
 use self::audio::{AudioError, Encoding};
 use self::speech::{Prompts, SpeechError, Transcriber, Transcript};
@@ -620,57 +618,6 @@ async fn end_call(
         (Lang::En, false) => "Thank you for calling. Goodbye!".to_string(),
     };
     Ok(Json(CallEnded { text, callback }))
-}
-
-// ---- the console's callback action ----
-
-/// An agent called the caller back: records who and the note, writes the note into the
-/// transcript and closes the handoff as "called back". Takes a waiting call first.
-pub async fn called_back(
-    conversations: &Conversations,
-    id: ConversationId,
-    staff: &Staff,
-    note: &str,
-) -> Result<(), ConversationError> {
-    let store = conversations.store();
-    let call = store.call(id).await?.ok_or(ConversationError::NotFound)?;
-    if call.callback_at.is_none() || call.called_back.is_some() {
-        return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
-    }
-    let c = store
-        .conversation(id)
-        .await?
-        .ok_or(ConversationError::NotFound)?;
-    if c.state == ConversationState::Waiting {
-        conversations.claim(id, staff).await?;
-    } else if c.state == ConversationState::Claimed && c.assignee.as_ref() != Some(&staff.id) {
-        // The colleague who claimed the call records the callback; checked before any write.
-        return Err(ConversationError::Conflict(Conflict::ColleagueMustClose));
-    }
-    if !store
-        .mark_called_back(id, &staff.id, note, now_ms())
-        .await?
-    {
-        return Err(ConversationError::Conflict(Conflict::NoCallbackOpen));
-    }
-    conversations
-        .note(id, staff, &format!("Zurückgerufen: {note}"))
-        .await?;
-    conversations.close(id, staff, "callback_done").await?;
-    tracing::info!(call = %id, caller = ?call.caller, "phone: called back");
-    Ok(())
-}
-
-/// Whether the console should offer "called back" on this conversation.
-pub async fn callback_open(
-    conversations: &Conversations,
-    id: ConversationId,
-) -> Result<bool, StoreError> {
-    Ok(conversations
-        .store()
-        .call(id)
-        .await?
-        .is_some_and(|c| c.callback_at.is_some() && c.called_back.is_none()))
 }
 
 // ---- errors ----
