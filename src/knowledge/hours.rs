@@ -127,7 +127,16 @@ impl OpeningHours {
         } else if let Some(name) = super::holidays::holiday(date, state) {
             return Day::Closed(Some(name.to_string()));
         }
-        let day = Weekday::from_chrono(date.weekday());
+        let periods = self.periods(Weekday::from_chrono(date.weekday()));
+        if periods.is_empty() {
+            Day::Closed(None)
+        } else {
+            Day::Open(periods)
+        }
+    }
+
+    /// The usual periods of a weekday, earliest first.
+    fn periods(&self, day: Weekday) -> Vec<(NaiveTime, NaiveTime)> {
         let mut periods: Vec<(NaiveTime, NaiveTime)> = self
             .hours
             .iter()
@@ -135,11 +144,7 @@ impl OpeningHours {
             .map(|p| (p.opens, p.closes))
             .collect();
         periods.sort();
-        if periods.is_empty() {
-            Day::Closed(None)
-        } else {
-            Day::Open(periods)
-        }
+        periods
     }
 
     fn regular_open(&self, date: NaiveDate, time: NaiveTime) -> bool {
@@ -154,16 +159,10 @@ impl OpeningHours {
     pub fn describe(&self, lang: crate::language::Lang) -> String {
         let mut groups: Vec<(Vec<Weekday>, String)> = Vec::new();
         for day in Weekday::ALL {
-            let mut periods: Vec<(NaiveTime, NaiveTime)> = self
-                .hours
-                .iter()
-                .filter(|p| p.days.contains(&day))
-                .map(|p| (p.opens, p.closes))
-                .collect();
+            let periods = self.periods(day);
             if periods.is_empty() {
                 continue;
             }
-            periods.sort();
             let text = periods_text(&periods, lang);
             match groups.iter_mut().find(|(_, t)| *t == text) {
                 Some((days, _)) => days.push(day),
