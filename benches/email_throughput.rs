@@ -50,6 +50,9 @@ async fn main() -> anyhow::Result<()> {
         retention: None,
         answering: Default::default(),
         telegram_token: None,
+        limits: Default::default(),
+        metrics_listen: None,
+        stop_within: rathaus::app::STOP_WITHIN,
     };
     let app = rathaus::app::Application::build(settings).await?;
     let start = Instant::now();

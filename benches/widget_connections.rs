@@ -2,7 +2,9 @@
 //! `rathaus serve` (release build, SQLite, the demo knowledge) as a child process, opens N
 //! conversations with their live event streams and keeps them open, then reads the server's
 //! resident memory from /proc. Also measures how long a staff reply takes to reach one
-//! citizen's stream while all N are connected.
+//! citizen's stream while all N are connected, and then, with all N waiting for a person,
+//! how long an ordinary message takes while two more conversations join the queue every
+//! second (each change of the queue moves every waiting citizen's place).
 //!
 //!     bench/widget-connections.sh            # N=1000 (raises the open-files limit first)
 //!     CONNECTIONS=2000 bench/widget-connections.sh
@@ -50,6 +52,15 @@ async fn main() -> anyhow::Result<()> {
             &format!("127.0.0.1:{port}"),
             "--knowledge",
             "knowledge",
+            // Every connection comes from this one client: its per-address limits are off.
+            "--limit-conversations-per-minute",
+            "0",
+            "--limit-streams-per-client",
+            "0",
+            "--limit-waiting-per-client",
+            "0",
+            "--limit-messages-per-minute",
+            "0",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -78,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let opening = Instant::now();
     let mut streams = Vec::with_capacity(n);
     let mut first = None;
+    let mut conversations = Vec::with_capacity(n);
     for i in 0..n {
         let started: serde_json::Value = client
             .post(format!("{address}/api/v1/conversations"))
@@ -103,8 +115,9 @@ async fn main() -> anyhow::Result<()> {
         let chunk = response.chunk().await?;
         anyhow::ensure!(chunk.is_some(), "stream {i} closed");
         if i == 0 {
-            first = Some((id, token));
+            first = Some((id.clone(), token.clone()));
         }
+        conversations.push((id, token));
         streams.push((own, response));
     }
     let open_time = opening.elapsed();
@@ -151,6 +164,80 @@ async fn main() -> anyhow::Result<()> {
         "  question to reply on its stream, all {n} open: {:.1} ms",
         delivered.as_secs_f64() * 1000.0
     );
+
+    // Every one of the N waits for a person now; two more join the queue each second while
+    // another citizen asks ordinary questions.
+    let handoff = |id: String, token: String| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            client
+                .post(format!("{address}/api/v1/conversations/{id}/handoff"))
+                .bearer_auth(&token)
+                .send()
+                .await
+        }
+    };
+    for (id, token) in &conversations {
+        handoff(id.clone(), token.clone()).await?;
+    }
+    let asker: serde_json::Value = client
+        .post(format!("{address}/api/v1/conversations"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let (aid, atoken) = (
+        asker["id"].as_str().unwrap_or_default().to_string(),
+        asker["token"].as_str().unwrap_or_default().to_string(),
+    );
+    let joining = {
+        let (client, address) = (client.clone(), address.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let Ok(r) = client
+                    .post(format!("{address}/api/v1/conversations"))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let Ok(v) = r.json::<serde_json::Value>().await else {
+                    continue;
+                };
+                let _ = client
+                    .post(format!(
+                        "{address}/api/v1/conversations/{}/handoff",
+                        v["id"].as_str().unwrap_or_default()
+                    ))
+                    .bearer_auth(v["token"].as_str().unwrap_or_default())
+                    .send()
+                    .await;
+            }
+        })
+    };
+    let mut took = Vec::new();
+    for _ in 0..50 {
+        let asked = Instant::now();
+        client
+            .post(format!("{address}/api/v1/conversations/{aid}/messages"))
+            .bearer_auth(&atoken)
+            .json(&serde_json::json!({ "text": "Was kostet ein Reisepass?" }))
+            .send()
+            .await?
+            .error_for_status()?;
+        took.push(asked.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    joining.abort();
+    took.sort_by(f64::total_cmp);
+    println!(
+        "  a message while all {n} wait and 2 join the queue a second: p50 {:.1} ms, p99 {:.1} ms",
+        took[took.len() / 2],
+        took[took.len() * 99 / 100]
+    );
+
     drop(streams);
     let _ = server.kill();
     let _ = server.wait();

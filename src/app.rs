@@ -17,6 +17,7 @@ use crate::dialogue::phrasings::Phrasings;
 use crate::dialogue::ranker::Ranker;
 use crate::http;
 use crate::knowledge::holidays::State;
+use crate::limits::{LimitSettings, Limits};
 use crate::semantic::Embedder;
 use crate::store::{self, DatabaseUrl, Store};
 
@@ -37,7 +38,18 @@ pub struct Settings {
     pub console: ConsoleSettings,
     /// The Telegram bot's token (from `RATHAUS_TELEGRAM_TOKEN`), for `channels/telegram.toml`.
     pub telegram_token: Option<SecretString>,
+    /// What anonymous clients may do.
+    pub limits: LimitSettings,
+    /// Where Prometheus reads the metrics; none serves no metrics.
+    pub metrics_listen: Option<String>,
+    /// How long a stop may take: open streams are told to reconnect at once, requests in
+    /// hand get this long to finish.
+    pub stop_within: Duration,
 }
+
+/// How long a stop waits for requests in hand by default: well inside the ten seconds a
+/// container runtime gives before it kills.
+pub const STOP_WITHIN: Duration = Duration::from_secs(8);
 
 /// How Rathaus answers: the sentence-vector model (in the process or a service; none to
 /// answer by words only), the intents' example phrasings and the fitted ranker.
@@ -97,6 +109,9 @@ pub async fn dialogue(store: &dyn Store, answering: &Answering) -> anyhow::Resul
 
 pub struct Application {
     listener: TcpListener,
+    metrics: Option<TcpListener>,
+    limits: Arc<Limits>,
+    stop_within: Duration,
     router: axum::Router,
     store: Arc<dyn Store>,
     conversations: Conversations,
@@ -184,13 +199,22 @@ impl Application {
             channels = channels.merge(t.router());
         }
         // Each edge mounts its own routes; the HTTP layer only wraps them.
-        let console = crate::console::router(crate::console::ConsoleState {
-            conversations: conversations.clone(),
-            console: settings.console,
-        })
-        .layer(axum::middleware::from_fn(http::refuse_oversized));
-        let router = http::router(http::state(conversations.clone()), channels.merge(console));
+        let console = crate::console::router(crate::console::ConsoleState::new(
+            conversations.clone(),
+            settings.console,
+        ))
+        .layer(axum::middleware::from_fn(crate::web::refuse_oversized));
+        crate::limits::raise_open_files();
+        let limits = Arc::new(Limits::new(settings.limits.clone()));
+        let router = http::router(
+            http::state(conversations.clone(), limits.clone()),
+            channels.merge(console),
+        );
         let listener = TcpListener::bind(&settings.listen).await?;
+        let metrics = match &settings.metrics_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
         let email = match settings.channels.as_deref() {
             Some(dir) => crate::channels::email::EmailSettings::load(dir)?
                 .map(|s| crate::channels::email::EmailChannel::new(s, conversations.clone()))
@@ -199,6 +223,9 @@ impl Application {
         };
         Ok(Application {
             listener,
+            metrics,
+            limits,
+            stop_within: settings.stop_within,
             router,
             store,
             conversations,
@@ -222,24 +249,54 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops within the bound: live streams are told
+    /// to reconnect and end at once, requests in hand get `stop_within` to finish, the
+    /// channels stop taking work and the unanswered questions queued are stored.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if let Some(keep) = self.retention {
             tokio::spawn(retention(self.store.clone(), keep));
         }
         tokio::spawn(expire_sessions(self.store.clone(), self.session_idle));
+        tokio::spawn(forget_idle_clients(self.limits.clone()));
+        if let Some(metrics) = self.metrics {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, http::metrics_router()).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         if let Some(t) = &self.telegram {
             tokio::spawn(t.clone().run());
         }
         if let Some(email) = &self.email {
             email.spawn();
         }
+        let conversations = self.conversations.clone();
+        tokio::spawn(async move {
+            shutdown().await;
+            conversations.begin_stop();
+        });
         let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown())
-        .await;
+        .with_graceful_shutdown(self.conversations.stopping())
+        .into_future();
+        let stopping = self.conversations.stopping();
+        let within = self.stop_within;
+        let served = tokio::select! {
+            served = served => served,
+            () = async move { stopping.await; tokio::time::sleep(within).await } => {
+                tracing::warn!(seconds = within.as_secs(), "requests still open at the stop's bound: closing them");
+                Ok(())
+            }
+        };
         if let Some(t) = &self.telegram {
             t.stop().await;
         }
@@ -247,7 +304,17 @@ impl Application {
             email.stop().await;
         }
         self.conversations.stop().await;
+        tracing::info!("stopped");
         served
+    }
+}
+
+/// Forgets the rate counts of clients not seen for a while, once a minute.
+async fn forget_idle_clients(limits: Arc<Limits>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        limits.forget_idle();
     }
 }
 
@@ -279,6 +346,13 @@ async fn expire_sessions(store: Arc<dyn Store>, idle: Duration) {
         let before = now_ms() - idle.as_millis() as i64;
         if let Err(e) = store.delete_sessions_before(before).await {
             tracing::warn!(error = %e, "expired staff sessions not deleted");
+        }
+        // Login attempts count for a quarter of an hour; a day is far beyond any window.
+        if let Err(e) = store
+            .delete_login_attempts_before(now_ms() - 86_400_000)
+            .await
+        {
+            tracing::warn!(error = %e, "old login attempts not deleted");
         }
     }
 }

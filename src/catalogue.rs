@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::conversations::now_ms;
 use crate::dialogue::Knowledge;
 use crate::dialogue::phrasings::Phrasings;
+use crate::domain::now_ms;
 use crate::knowledge::{Catalogue, Entry, ImportReport, dldb, files};
 use crate::language::Synonyms;
 use crate::search::{SearchError, SearchIndex};

@@ -13,6 +13,7 @@ use crate::dialogue::{Dialogue, HandoffReason, Inbound, Outcome, Reply};
 use crate::events::{Event, Events};
 use crate::language::Lang;
 use crate::pii;
+use crate::queue::{Board, QueuePosition, Standings};
 use crate::semantic::Embedder;
 use crate::store::{
     Author, Channel, Conversation, ConversationId, ConversationState, Message, NewMessage, Staff,
@@ -65,20 +66,7 @@ pub struct Started {
     pub token: String,
 }
 
-/// Where a waiting citizen stands in the staff queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct QueuePosition {
-    /// 1: next in line.
-    pub position: i64,
-    /// About how many minutes until a person takes over, from recent claims; absent
-    /// when there are too few to say.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_minutes: Option<i64>,
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::domain::now_ms;
 
 #[derive(Clone)]
 pub struct Conversations {
@@ -87,6 +75,9 @@ pub struct Conversations {
     embedder: Option<Embedder>,
     events: Events,
     unanswered: UnansweredQueue,
+    board: Board,
+    answering: Arc<tokio::sync::Semaphore>,
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Unanswered questions waiting to be stored, at most; beyond, new ones are counted and not
@@ -165,13 +156,63 @@ impl Conversations {
         dialogue: Arc<Dialogue>,
         embedder: Option<Embedder>,
     ) -> Conversations {
+        let events = Events::default();
+        // Answering is work for the processor: as many at once as there are cores, on
+        // threads of their own, so a long message never holds up another request.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Conversations {
             unanswered: UnansweredQueue::start(store.clone()),
+            board: Board::start(store.clone(), &events),
             store,
             dialogue,
             embedder,
-            events: Events::default(),
+            events,
+            answering: Arc::new(tokio::sync::Semaphore::new(cores)),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Tells everything that holds a connection open (the live streams) that the server is
+    /// stopping: they end, and their clients reconnect, to another instance or after the
+    /// restart.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves when the server begins to stop.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        }
+    }
+
+    /// The queue's standings, worked out once per change, for the live streams.
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// The core's decision on a message, worked out off the server's async threads.
+    async fn decide(
+        &self,
+        context: &crate::dialogue::Context,
+        message: &Inbound,
+    ) -> Result<crate::dialogue::Decision, ConversationError> {
+        let vector = self.query_vector(&message.text).await;
+        let _permit = self
+            .answering
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("stopping".into()))?;
+        let (dialogue, context, message) =
+            (self.dialogue.clone(), context.clone(), message.clone());
+        tokio::task::spawn_blocking(move || {
+            dialogue.respond_with(&context, &message, vector.as_deref())
+        })
+        .await
+        .map_err(|e| {
+            ConversationError::Store(StoreError::Database(format!("answering failed: {e}")))
+        })
     }
 
     /// Stores the unanswered questions still queued; for a clean stop.
@@ -279,10 +320,7 @@ impl Conversations {
     ) -> Result<Reply, ConversationError> {
         let mut context = conversation.context.clone();
         context.with_staff = conversation.state.with_staff();
-        let vector = self.query_vector(&message.text).await;
-        let decision = self
-            .dialogue
-            .respond_with(&context, message, vector.as_deref());
+        let decision = self.decide(&context, message).await?;
         let why = decision.why();
         let reply = decision.reply;
         let state = match conversation.state {
@@ -320,14 +358,10 @@ impl Conversations {
     }
 
     /// A stateless answer (no conversation is kept), for portals and benchmarks.
-    pub async fn answer(&self, message: &Inbound) -> Reply {
-        let vector = self.query_vector(&message.text).await;
-        let reply = self
-            .dialogue
-            .respond_with(&Default::default(), message, vector.as_deref())
-            .reply;
+    pub async fn answer(&self, message: &Inbound) -> Result<Reply, ConversationError> {
+        let reply = self.decide(&Default::default(), message).await?.reply;
         self.observe(&message.text, &reply, Channel::Api);
-        reply
+        Ok(reply)
     }
 
     /// Counts the outcome, logs the masked question and keeps unanswered ones for the admins.
@@ -466,21 +500,12 @@ impl Conversations {
         &self,
         id: ConversationId,
     ) -> Result<Option<QueuePosition>, ConversationError> {
-        let Some(ahead) = self.store.waiting_before(id).await? else {
+        let waiting = self.store.waiting().await?;
+        if !waiting.iter().any(|(w, _)| *w == id) {
             return Ok(None);
-        };
-        let day_ago = now_ms() - 86_400_000;
-        let mut waits = self.store.recent_waits(day_ago, 20).await?;
-        // Too few claims say nothing about the wait: better no estimate than a wrong one.
-        let expected_minutes = (waits.len() >= 3).then(|| {
-            waits.sort_unstable();
-            let median = waits[waits.len() / 2].max(0);
-            ((median * (ahead + 1)) as f64 / 60_000.0).ceil().max(1.0) as i64
-        });
-        Ok(Some(QueuePosition {
-            position: ahead + 1,
-            expected_minutes,
-        }))
+        }
+        let waits = self.store.recent_waits(now_ms() - 86_400_000, 20).await?;
+        Ok(Standings::compute(&waiting, waits).of(id))
     }
 
     /// Records a staff action's line in the transcript and tells the live readers.

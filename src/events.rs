@@ -1,5 +1,5 @@
 //! What happens in conversations, as it happens: new messages and state changes, published
-//! once by [`crate::conversations::Conversations`] and read by whoever shows or delivers them
+//! once by the conversations service and read by whoever shows or delivers them
 //! live — the widget's stream, the staff console's queue, the channels that carry a staff
 //! reply to the citizen (Telegram, e-mail, phone callback). In-process: a slow reader loses
 //! the oldest events (it is told so) and reloads from the store, which stays the truth.

@@ -8,12 +8,11 @@ pub mod auth;
 mod pages;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -25,6 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 use self::auth::{Admin, LOGIN_COOKIE, SESSION_COOKIE, SessionPolicy, SignedIn};
 use self::pages::*;
 use crate::conversations::{Conflict, ConversationError, now_ms};
+use crate::limits::ClientAddress;
 use crate::store::{CannedReply, ConversationId, StaffId, StoreError};
 
 /// Longest staff reply or note, in characters.
@@ -42,6 +42,27 @@ pub struct ConsoleSettings {
 pub struct ConsoleState {
     pub conversations: crate::conversations::Conversations,
     pub console: ConsoleSettings,
+    login_tokens: std::sync::Arc<tokio::sync::OnceCell<auth::LoginTokens>>,
+}
+
+impl ConsoleState {
+    pub fn new(
+        conversations: crate::conversations::Conversations,
+        console: ConsoleSettings,
+    ) -> ConsoleState {
+        ConsoleState {
+            conversations,
+            console,
+            login_tokens: Default::default(),
+        }
+    }
+
+    async fn login_tokens(&self) -> Result<&auth::LoginTokens, ConsoleError> {
+        Ok(self
+            .login_tokens
+            .get_or_try_init(|| auth::LoginTokens::load(self.conversations.store().as_ref()))
+            .await?)
+    }
 }
 
 /// What can go wrong in the console, shown as a page (never internal details).
@@ -164,15 +185,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .route("/console/canned/{id}/delete", post(delete_canned))
         .route("/console/static/console.js", get(script))
         .route("/console/static/console.css", get(stylesheet))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.console.policy,
+            security_headers,
+        ))
         .with_state(state)
 }
 
 /// Headers every console response carries: no framing, no inline scripts, no caching of
 /// conversation data, no referrer leaving the console.
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn security_headers(
+    State(policy): State<SessionPolicy>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     // A state-changing request from another site is refused before it is read.
-    if req.method() == axum::http::Method::POST && !same_origin(req.headers()) {
+    if req.method() == axum::http::Method::POST && !same_origin(req.headers(), &policy) {
         return ConsoleError::Csrf.into_response();
     }
     let mut response = next.run(req).await;
@@ -198,9 +226,10 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     response
 }
 
-/// An `Origin` header, when the browser sends one, must name this host (as the reverse
-/// proxy reports it in `X-Forwarded-Host`, or the `Host` itself).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// An `Origin` header, when the browser sends one, must name this site: the scheme (as the
+/// reverse proxy reports it in `X-Forwarded-Proto`, or as the settings say Rathaus is
+/// served) and the host (`X-Forwarded-Host`, or the `Host` itself).
+fn same_origin(headers: &HeaderMap, policy: &SessionPolicy) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -208,9 +237,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .iter()
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
         .unwrap_or("");
+    let scheme = if auth::is_secure(policy, headers) {
+        "https"
+    } else {
+        "http"
+    };
     origin
         .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+        .is_some_and(|(s, rest)| s.eq_ignore_ascii_case(scheme) && rest.eq_ignore_ascii_case(host))
 }
 
 fn text_field(text: &str) -> Result<String, ConsoleError> {
@@ -230,6 +264,21 @@ fn conversation_id(raw: &str) -> Result<ConversationId, ConsoleError> {
     raw.parse().map_err(|_| ConsoleError::NotFound)
 }
 
+/// A conversation staff may see: one that was handed over to them at some point. A
+/// conversation the bot handled alone stays the citizen's, even for staff who know its id.
+pub(crate) async fn handed_over(
+    state: &ConsoleState,
+    id: ConversationId,
+) -> Result<crate::store::Conversation, ConsoleError> {
+    state
+        .conversations
+        .store()
+        .conversation(id)
+        .await?
+        .filter(|c| c.handoff.is_some())
+        .ok_or(ConsoleError::NotFound)
+}
+
 fn back_to(id: ConversationId) -> Response {
     Redirect::to(&format!("/console/conversations/{id}")).into_response()
 }
@@ -244,17 +293,20 @@ struct LoginForm {
 }
 
 async fn login_page(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
-    login_form(&state, &headers, StatusCode::OK, None)
+    login_form(&state, &headers, StatusCode::OK, None).await
 }
 
-/// The login form with a fresh double-submit token in a cookie and in the form.
-fn login_form(
+/// The login form with a fresh token the server signed, in a cookie and in the form.
+async fn login_form(
     state: &ConsoleState,
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&'static str>,
 ) -> Response {
-    let token = auth::random_token(24);
+    let token = match state.login_tokens().await {
+        Ok(tokens) => tokens.issue(now_ms()),
+        Err(e) => return e.into_response(),
+    };
     let secure = auth::is_secure(&state.console.policy, headers);
     let cookie = auth::set_cookie(
         LOGIN_COOKIE,
@@ -268,18 +320,23 @@ fn login_form(
 
 async fn login(
     State(state): State<ConsoleState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let expected = auth::cookie_value(&headers, LOGIN_COOKIE).unwrap_or("");
-    if expected.is_empty() || !auth::same_secret(expected, &form.csrf) {
+    let issued = match state.login_tokens().await {
+        Ok(tokens) => tokens.valid(&form.csrf, now_ms()),
+        Err(e) => return e.into_response(),
+    };
+    if !issued || !auth::same_secret(expected, &form.csrf) {
         return login_form(
             &state,
             &headers,
             StatusCode::FORBIDDEN,
             Some("Das Formular war abgelaufen. Bitte melden Sie sich noch einmal an."),
-        );
+        )
+        .await;
     }
     let policy = state.console.policy;
     let store = state.conversations.store();
@@ -288,7 +345,7 @@ async fn login(
         &policy,
         &form.email,
         &form.password,
-        &peer.ip().to_string(),
+        &client.to_string(),
     )
     .await
     {
@@ -303,20 +360,34 @@ async fn login(
                 .append(header::SET_COOKIE, clear.parse().expect("cookie"));
             r
         }
-        Err(auth::LoginError::Invalid) => login_form(
-            &state,
-            &headers,
-            StatusCode::UNAUTHORIZED,
-            Some("E-Mail-Adresse oder Passwort ist falsch."),
-        ),
-        Err(auth::LoginError::Throttled) => login_form(
-            &state,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(
-                "Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann noch einmal.",
-            ),
-        ),
+        Err(auth::LoginError::Invalid) => {
+            login_form(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                Some("E-Mail-Adresse oder Passwort ist falsch."),
+            )
+            .await
+        }
+        Err(auth::LoginError::Throttled) => {
+            let mut r = login_form(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(
+                    "Zu viele Fehlversuche. Bitte warten Sie einige Minuten und versuchen Sie es dann noch einmal.",
+                ),
+            )
+            .await;
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                policy.account_delay.as_secs().max(1).into(),
+            );
+            r
+        }
+        Err(auth::LoginError::Busy) => {
+            ConsoleError::Unavailable("login checks busy".into()).into_response()
+        }
         Err(auth::LoginError::Store(e)) => ConsoleError::from(e).into_response(),
     }
 }
@@ -374,17 +445,62 @@ async fn queue_rows(
     Ok(QueueRowsFragment { rows }.html())
 }
 
-/// Everything that happens, for the console's live updates (signed-in staff only).
+/// What the console's pages hear of a change: which conversation, what kind of change and
+/// its new state. The pages fetch what they show; no citizen text travels on this feed.
+#[derive(serde::Serialize)]
+struct Update {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    conversation: ConversationId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<crate::store::ConversationState>,
+}
+
+impl Update {
+    fn of(event: &crate::events::Event) -> Update {
+        use crate::events::Event;
+        match event {
+            Event::Message { conversation, .. } => Update {
+                kind: "message",
+                conversation: *conversation,
+                state: None,
+            },
+            Event::State {
+                conversation,
+                state,
+                ..
+            } => Update {
+                kind: "state",
+                conversation: *conversation,
+                state: Some(*state),
+            },
+            Event::Typing { conversation, .. } => Update {
+                kind: "typing",
+                conversation: *conversation,
+                state: None,
+            },
+        }
+    }
+}
+
+/// Changes as they happen, for the console's live updates (signed-in staff only).
 async fn events(
     State(state): State<ConsoleState>,
     _me: SignedIn,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut events = state.conversations.events().subscribe();
+    let stopping = state.conversations.stopping();
     let stream = async_stream::stream! {
+        tokio::pin!(stopping);
         loop {
-            match events.recv().await {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                // The server stops: the browser's EventSource reconnects by itself.
+                () = &mut stopping => return,
+            };
+            match event {
                 Ok(event) => {
-                    let data = serde_json::to_string(&*event).unwrap_or_else(|_| "{}".into());
+                    let data = serde_json::to_string(&Update::of(&event)).unwrap_or_else(|_| "{}".into());
                     yield Ok(SseEvent::default().event("update").data(data));
                 }
                 // Fell behind: the page reloads what it shows from the server.
@@ -414,6 +530,7 @@ async fn transcript_fragment(
     Path(id): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
     let id = conversation_id(&id)?;
+    handed_over(&state, id).await?;
     let messages = MessageView::all(&state, id).await?;
     Ok(TranscriptFragment { messages }.html())
 }
@@ -543,6 +660,7 @@ async fn note(
     Form(form): Form<TextForm>,
 ) -> Result<Response, ConsoleError> {
     let (id, text) = form.read(&me, &id)?;
+    handed_over(&state, id).await?;
     state.conversations.note(id, me.staff(), &text).await?;
     Ok(back_to(id))
 }
@@ -575,6 +693,13 @@ async fn typing(
         .unwrap_or("");
     me.check_csrf(given)?;
     let id = conversation_id(&id)?;
+    // Only the colleague who has the conversation is typing to the citizen.
+    let c = handed_over(&state, id).await?;
+    if c.state != crate::store::ConversationState::Claimed
+        || c.assignee.as_ref() != Some(&me.staff().id)
+    {
+        return Err(ConversationError::Conflict(Conflict::NotYours).into());
+    }
     state.conversations.typing(id, crate::store::Author::Staff);
     Ok(StatusCode::NO_CONTENT)
 }

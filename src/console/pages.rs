@@ -259,10 +259,7 @@ impl<'a> ConversationPage<'a> {
         id: ConversationId,
     ) -> Result<ConversationPage<'a>, ConsoleError> {
         let store = state.conversations.store();
-        let c = store
-            .conversation(id)
-            .await?
-            .ok_or(ConsoleError::NotFound)?;
+        let c = super::handed_over(state, id).await?;
         let assignee = match &c.assignee {
             Some(s) => store
                 .staff_member(s)

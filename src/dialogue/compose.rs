@@ -5,7 +5,8 @@
 use crate::knowledge::{Catalogue, Entry, Office};
 use crate::language::Lang;
 
-use super::intent::{Aspect, HandoffReason, SmallTalk};
+use super::HandoffReason;
+use super::intent::{Aspect, SmallTalk};
 use super::{EntryRef, Outcome, Reply};
 
 /// Longest summary quoted in an answer.

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::intent::{HandoffReason, SmallTalk};
+use super::HandoffReason;
+use super::intent::SmallTalk;
 use super::phrasings::{Intent, Match};
 
 /// Choices offered at most.

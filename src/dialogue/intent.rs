@@ -2,6 +2,7 @@
 //! service (fees, documents, the office). Word lists are general German and English usage,
 //! compared as stems so that inflected forms count.
 
+use crate::domain::HandoffReason;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -17,22 +18,6 @@ pub enum Aspect {
     Fees,
     Documents,
     Office,
-}
-
-/// Why a conversation goes to a person.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum HandoffReason {
-    /// The citizen asked for a person.
-    Requested,
-    /// The citizen asked to be called back.
-    Callback,
-    /// The citizen complains and wants someone responsible.
-    Complaint,
-    /// The bot could not answer and the citizen accepted the offer of a person.
-    NotAnswered,
 }
 
 /// Kinds of small talk the bot answers itself.

@@ -11,9 +11,10 @@ pub mod offices;
 pub mod phrasings;
 pub mod ranker;
 
+pub use crate::domain::{Context, HandoffReason, Outcome};
 /// A service's name in a language (the English name where the catalogue has one).
 pub(crate) use compose::entry_name;
-pub use intent::{Aspect, HandoffReason};
+pub use intent::Aspect;
 
 use std::sync::Arc;
 
@@ -29,34 +30,6 @@ use decide::{Choice, Signals, Stage};
 use features::{Features, QuestionFeatures};
 use phrasings::{Intent, Phrasings};
 use ranker::Ranker;
-
-/// What the bot did with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// One entry, quoted, with its source.
-    Answer,
-    /// Two or three entries offered as choices.
-    Clarify,
-    /// Nothing in the catalogue fits; a person is offered.
-    DontKnow,
-    /// The conversation goes (or has gone) to a person.
-    Handoff,
-    /// Greetings, thanks, goodbye, "who are you".
-    Smalltalk,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answer => "answer",
-            Outcome::Clarify => "clarify",
-            Outcome::DontKnow => "dont_know",
-            Outcome::Handoff => "handoff",
-            Outcome::Smalltalk => "smalltalk",
-        }
-    }
-}
 
 /// A citizen's message as every channel delivers it to the core.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -119,22 +92,6 @@ pub struct Reply {
     /// True when a person has the conversation: the bot says nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub silent: bool,
-}
-
-/// What the core remembers of a conversation between messages.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Context {
-    /// The entry answered last, for follow-ups such as "und was kostet das?".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_entry: Option<EntryId>,
-    /// The choices offered last, for "2" or a button.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub choices: Vec<EntryId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lang: Option<Lang>,
-    /// A person has the conversation: the bot stays silent.
-    #[serde(default)]
-    pub with_staff: bool,
 }
 
 /// A published catalogue with its search index.

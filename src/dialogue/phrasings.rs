@@ -8,7 +8,8 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::intent::{HandoffReason, SmallTalk};
+use super::HandoffReason;
+use super::intent::SmallTalk;
 use crate::language::{stem, words};
 use crate::semantic::Matrix;
 

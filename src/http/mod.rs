@@ -2,15 +2,12 @@
 //! metrics and the OpenAPI document. Handlers translate between JSON and the conversation
 //! service; they hold no dialogue logic and touch no SQL.
 
-mod error;
 mod live;
 
-pub use error::{ApiError, ErrorBody};
-
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,40 +19,21 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-use crate::conversations::{Conversations, QueuePosition, Started};
+use crate::conversations::{Conversations, Started};
 use crate::dialogue::{EntryRef, HandoffReason, Inbound, Reply};
 use crate::knowledge::EntryId;
 use crate::language::Lang;
+use crate::limits::{ClientAddress, Limits};
+use crate::queue::QueuePosition;
 use crate::store::{Author, Channel, ConversationId, ConversationState, Message};
-
-/// Longest citizen message accepted, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 4000;
-/// Largest request body, in bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Larger bodies than this are not read at all before they are refused.
-const DRAIN_BYTES: usize = 1024 * 1024;
+use crate::web::{
+    ApiError, ApiJson, ErrorBody, MAX_BODY_BYTES, bearer, message_text, refuse_oversized,
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub conversations: Conversations,
-    pub metrics: PrometheusHandle,
-}
-
-/// JSON body extractor whose rejections are [`ApiError`]s.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| ApiJson(v))
-            .map_err(ApiError::from)
-    }
+    pub limits: Arc<Limits>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in a process).
@@ -111,46 +89,58 @@ pub fn router(state: AppState, edges: Router<AppState>) -> Router {
         .route("/api/openapi.json", get(openapi))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(cors);
+    let limits = state.limits.clone();
     Router::new()
         .merge(api)
         .merge(edges)
         .merge(crate::widget::router())
         .route("/healthz", get(healthz))
-        .route("/metrics", get(render_metrics))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Spans name the route's pattern, never the path: a webhook's secret path or a
+        // conversation id stays out of the logs at every level.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
+            tracing::debug_span!("request", method = %req.method(), route)
+        }))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
+        .layer(axum::Extension(limits))
         .with_state(state)
 }
 
-/// A body declared larger than the limit is refused before any handler sees it. Up to
-/// `DRAIN_BYTES` it is read and thrown away first: a server that answers and closes while
-/// the client is still sending makes the client see a reset connection instead of the error.
-pub async fn refuse_oversized(req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    match declared {
-        Some(n) if n > MAX_BODY_BYTES => {
-            if n <= DRAIN_BYTES {
-                let body = req.into_body();
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    axum::body::to_bytes(body, DRAIN_BYTES),
-                )
-                .await;
-            }
-            ApiError::PayloadTooLarge.into_response()
-        }
-        _ => next.run(req).await,
+/// Prometheus's metrics, served on a listen address of their own (`--metrics-listen`),
+/// never beside the citizens' API.
+pub fn metrics_router() -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(metrics_handle())
+}
+
+/// Headers every response carries unless its edge set its own: no sniffing of content
+/// types, no referrer, no framing, and no caching of anything about a conversation.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/v1/conversations");
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(header::HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(header::HeaderValue::from_static("no-referrer"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(header::HeaderValue::from_static("DENY"));
+    if api {
+        h.entry(header::CACHE_CONTROL)
+            .or_insert(header::HeaderValue::from_static("no-store"));
     }
+    response
 }
 
 /// Counts requests and their latency per route (the route pattern, never the raw path).
@@ -255,28 +245,6 @@ pub struct HandoffRequest {
     pub lang: Option<String>,
 }
 
-pub(crate) fn message_text(text: String) -> Result<String, ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::Invalid(
-            "empty_message",
-            "the message is empty".into(),
-        ));
-    }
-    if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::Invalid(
-            "message_too_long",
-            format!("the message is longer than {MAX_MESSAGE_CHARS} characters"),
-        ));
-    }
-    if text.contains('\0') {
-        return Err(ApiError::Invalid(
-            "invalid_text",
-            "the message contains a NUL character".into(),
-        ));
-    }
-    Ok(text)
-}
-
 fn lang(value: Option<String>) -> Result<Option<Lang>, ApiError> {
     value
         .map(|l| {
@@ -290,22 +258,26 @@ fn lang(value: Option<String>) -> Result<Option<Lang>, ApiError> {
     responses((status = 200, body = Reply), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn answer(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(req): ApiJson<AnswerRequest>,
 ) -> Result<Json<Reply>, ApiError> {
+    state.limits.send_message(client)?;
     let inbound = Inbound {
         text: message_text(req.q)?,
         lang: lang(req.lang)?,
         choice: None,
     };
-    Ok(Json(state.conversations.answer(&inbound).await))
+    Ok(Json(state.conversations.answer(&inbound).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations", request_body(content = Option<StartRequest>),
     responses((status = 201, body = Started)))]
 async fn start_conversation(
     State(state): State<AppState>,
+    client: ClientAddress,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
+    state.limits.start_conversation(client)?;
     // The body is optional: no body starts a web conversation.
     let req: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StartRequest::default()
@@ -319,22 +291,6 @@ async fn start_conversation(
     ))
 }
 
-pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::MissingToken)?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .ok_or(ApiError::MissingToken)?;
-    if token.is_empty() {
-        Err(ApiError::MissingToken)
-    } else {
-        Ok(token)
-    }
-}
-
 pub(crate) fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
     raw.parse().map_err(|_| ApiError::ConversationNotFound)
 }
@@ -345,9 +301,11 @@ pub(crate) fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
 async fn post_message(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: ClientAddress,
     headers: HeaderMap,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<Json<Reply>, ApiError> {
+    state.limits.send_message(client)?;
     let token = bearer(&headers)?;
     let id = conversation_id(&id)?;
     let text = message_text(req.text)?;
@@ -364,13 +322,42 @@ async fn post_message(
         lang: lang(req.lang)?,
         choice,
     };
+    may_wait(&state, client, &conversation).await?;
     let channel = conversation.channel;
-    Ok(Json(
-        state
-            .conversations
-            .message(&conversation, &inbound, channel)
-            .await?,
-    ))
+    let reply = state
+        .conversations
+        .message(&conversation, &inbound, channel)
+        .await?;
+    if reply.handoff.is_some() {
+        state.limits.waits(client, conversation.id);
+    }
+    Ok(Json(reply))
+}
+
+/// Refuses a message that could put one more of this client's conversations in the staff
+/// queue when as many as allowed wait already. Conversations with staff go on.
+async fn may_wait(
+    state: &AppState,
+    client: ClientAddress,
+    conversation: &crate::store::Conversation,
+) -> Result<(), ApiError> {
+    if conversation.state.with_staff() {
+        return Ok(());
+    }
+    let store = state.conversations.store().clone();
+    state
+        .limits
+        .may_wait(client, conversation.id, |id| {
+            let store = store.clone();
+            async move {
+                // Unknown is counted as waiting: the limit holds while the store is away.
+                store.conversation(id).await.map_or(true, |c| {
+                    c.is_some_and(|c| c.state == ConversationState::Waiting)
+                })
+            }
+        })
+        .await?;
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/handoff", request_body(content = Option<HandoffRequest>),
@@ -379,6 +366,7 @@ async fn post_message(
 async fn request_handoff(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: ClientAddress,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Reply>, ApiError> {
@@ -393,12 +381,13 @@ async fn request_handoff(
         .authorize(conversation_id(&id)?, token)
         .await?;
     let lang = lang(req.lang)?.or(c.context.lang).unwrap_or(Lang::De);
-    Ok(Json(
-        state
-            .conversations
-            .request_handoff(&c, HandoffReason::Requested, lang)
-            .await?,
-    ))
+    may_wait(&state, client, &c).await?;
+    let reply = state
+        .conversations
+        .request_handoff(&c, HandoffReason::Requested, lang)
+        .await?;
+    state.limits.waits(client, c.id);
+    Ok(Json(reply))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = String, Path)), security(("token" = [])),
@@ -452,19 +441,40 @@ async fn delete_conversation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the server is up; `meaning` says whether answers use sentence vectors yet")))]
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/healthz", responses(
+    (status = 200, description = "the server and its database are up; `meaning` says whether answers use sentence vectors yet"),
+    (status = 503, description = "the database does not answer")))]
+async fn healthz(State(state): State<AppState>) -> Response {
     let meaning = state.conversations.dialogue().knowledge().vectors.is_some();
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({"status": "ok", "meaning": meaning})),
+    let database = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        state.conversations.store().ping(),
     )
+    .await;
+    let (status, database) = match database {
+        Ok(Ok(())) => (StatusCode::OK, true),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, false)
+        }
+        Err(_) => {
+            tracing::warn!("health: the database did not answer within 2 s");
+            (StatusCode::SERVICE_UNAVAILABLE, false)
+        }
+    };
+    let word = if database { "ok" } else { "unavailable" };
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({"status": word, "database": database, "meaning": meaning})),
+    )
+        .into_response()
 }
 
-async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn render_metrics(State(metrics): State<PrometheusHandle>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        metrics.render(),
     )
 }
 
@@ -502,9 +512,9 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// Shared state for the server.
-pub fn state(conversations: Conversations) -> AppState {
+pub fn state(conversations: Conversations, limits: Arc<Limits>) -> AppState {
     AppState {
         conversations,
-        metrics: metrics_handle(),
+        limits,
     }
 }

@@ -10,24 +10,20 @@ pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 mod email;
 mod lease;
 mod outbox;
 mod staff;
 
+pub use crate::domain::{CannedReply, QueueItem, Session, Staff, StaffId, StaffRole};
 pub use email::{
     EmailStore, InboundRecord, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
     OutboundState, PendingMail,
 };
 pub use lease::LeaseStore;
 pub use outbox::{Delivery, OutboxStore};
-pub use staff::{
-    CannedReply, ConsoleStore, QueueItem, Session, Staff, StaffId, StaffRole, parse_reason,
-    reason_str,
-};
+pub use staff::{ConsoleStore, parse_reason, reason_str};
 
 mod phone;
 mod telegram;
@@ -35,7 +31,7 @@ mod telegram;
 pub use phone::{Call, CalledBack, CallerNumber, InvalidCallerNumber, PhoneStore};
 pub use telegram::{StoredUpdate, TelegramStore, UpdateMark};
 
-use crate::dialogue::{Context, HandoffReason, Outcome};
+use crate::domain::Context;
 use crate::knowledge::{Change, Entry, Office};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +55,12 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| connection_lost(&c)) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -69,6 +71,17 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Database(e.to_string()),
         }
     }
+}
+
+/// SQLSTATEs that say the connection or the server went away, not that the query was
+/// wrong: class 08 (connection exception), 57P01–57P03 (shut down, crashed, starting up),
+/// 53300 (too many connections), and what a new connection meets when the database or its
+/// role is gone (3D000, class 28). Retrying later may help; the client gets 503, not 500.
+fn connection_lost(code: &str) -> bool {
+    ["08", "28", "3D"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// A conversation id in a row that is not one.
@@ -86,258 +99,24 @@ impl From<serde_json::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Where a conversation takes place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Web,
-    Email,
-    Telegram,
-    Phone,
-    Api,
-}
+pub use crate::domain::{
+    Author, Channel, Conversation, ConversationId, ConversationState, Handoff, Message, NewMessage,
+    Unanswered, UnknownValue, token_digest,
+};
 
-impl Channel {
-    /// Whether a written staff reply can reach the citizen here (a caller is called back).
-    pub fn takes_written_replies(self) -> bool {
-        self != Channel::Phone
+/// A stored value Rathaus does not know (a channel, a state, a role): the row is corrupt.
+impl From<UnknownValue> for StoreError {
+    fn from(e: UnknownValue) -> Self {
+        StoreError::Corrupt(e.0)
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Web => "web",
-            Channel::Email => "email",
-            Channel::Telegram => "telegram",
-            Channel::Phone => "phone",
-            Channel::Api => "api",
-        }
-    }
-}
-
-impl std::str::FromStr for Channel {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "web" => Channel::Web,
-            "email" => Channel::Email,
-            "telegram" => Channel::Telegram,
-            "phone" => Channel::Phone,
-            "api" => Channel::Api,
-            other => return Err(StoreError::Corrupt(format!("unknown channel '{other}'"))),
-        })
-    }
-}
-
-/// Who has a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationState {
-    /// The bot answers.
-    Bot,
-    /// Handed over, waiting in the staff queue.
-    Waiting,
-    /// A person has it; the bot is silent.
-    Claimed,
-    /// Closed by staff; the bot answers new questions again.
-    Closed,
-}
-
-impl ConversationState {
-    /// Whether the conversation is with the staff (waiting or claimed): the bot stays silent.
-    pub fn with_staff(self) -> bool {
-        matches!(
-            self,
-            ConversationState::Waiting | ConversationState::Claimed
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationState::Bot => "bot",
-            ConversationState::Waiting => "waiting",
-            ConversationState::Claimed => "claimed",
-            ConversationState::Closed => "closed",
-        }
-    }
-}
-
-impl std::str::FromStr for ConversationState {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "bot" => ConversationState::Bot,
-            "waiting" => ConversationState::Waiting,
-            "claimed" => ConversationState::Claimed,
-            "closed" => ConversationState::Closed,
-            other => return Err(StoreError::Corrupt(format!("unknown state '{other}'"))),
-        })
-    }
-}
-
-/// A conversation id: a random UUID, also what citizens' channels refer to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ConversationId(pub uuid::Uuid);
-
-impl ConversationId {
-    pub fn new() -> ConversationId {
-        ConversationId(uuid::Uuid::new_v4())
-    }
-}
-
-impl Default for ConversationId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for ConversationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for ConversationId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, uuid::Error> {
-        uuid::Uuid::parse_str(s).map(ConversationId)
-    }
-}
-
-/// The stored digest of a conversation's access token; the token itself is never stored.
-pub fn token_digest(token: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(token.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[derive(Debug, Clone)]
-pub struct Conversation {
-    pub id: ConversationId,
-    pub channel: Channel,
-    pub token_digest: String,
-    pub state: ConversationState,
-    pub context: Context,
-    /// Why and since when it waits for a person, once handed over.
-    pub handoff: Option<Handoff>,
-    /// The staff member who has it, while claimed.
-    pub assignee: Option<StaffId>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// A conversation's handoff to staff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Handoff {
-    pub reason: HandoffReason,
-    pub at: i64,
-}
-
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Author {
-    Citizen,
-    Bot,
-    Staff,
-    /// Notes of the system: handoff, claim, close.
-    System,
-    /// An internal note of staff: shown in the console, never to the citizen.
-    Note,
-}
-
-impl Author {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Author::Citizen => "citizen",
-            Author::Bot => "bot",
-            Author::Staff => "staff",
-            Author::System => "system",
-            Author::Note => "note",
-        }
-    }
-    fn parse(s: &str) -> Result<Author> {
-        Ok(match s {
-            "citizen" => Author::Citizen,
-            "bot" => Author::Bot,
-            "staff" => Author::Staff,
-            "system" => Author::System,
-            "note" => Author::Note,
-            other => return Err(StoreError::Corrupt(format!("unknown author '{other}'"))),
-        })
-    }
-}
-
-/// One message of a transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Message {
-    pub seq: i64,
-    pub author: Author,
-    pub channel: Channel,
-    pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
-    /// Entry ids the bot's reply referred to, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub entries: Vec<String>,
-    /// The name staff show to citizens, on staff messages and notes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author_name: Option<String>,
-    /// Milliseconds since the Unix epoch.
-    pub at: i64,
-    /// Why the bot replied so, for staff only (never sent to a citizen).
-    #[serde(skip)]
-    pub why: Option<String>,
-}
-
-/// A message to append; the store numbers it.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub author: Author,
-    pub channel: Channel,
-    pub text: String,
-    pub outcome: Option<Outcome>,
-    pub entries: Vec<String>,
-    pub author_name: Option<String>,
-    /// Why the bot replied so ([`crate::dialogue::Decision::why`]), on bot replies.
-    pub why: Option<String>,
-}
-
-impl NewMessage {
-    /// A message of the citizen's.
-    pub fn citizen(channel: Channel, text: impl Into<String>) -> NewMessage {
-        NewMessage {
-            author: Author::Citizen,
-            channel,
-            text: text.into(),
-            outcome: None,
-            entries: Vec::new(),
-            author_name: None,
-            why: None,
-        }
-    }
-
-    /// A line of the system's in the transcript: handoff, claim, close.
-    pub fn system(channel: Channel, text: impl Into<String>) -> NewMessage {
-        NewMessage {
-            author: Author::System,
-            ..NewMessage::citizen(channel, text)
-        }
-    }
-}
-
-/// A question the bot could not answer, masked, for the admins' to-do list.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unanswered {
-    pub text: String,
-    pub lang: String,
-    pub at: i64,
 }
 
 #[async_trait]
 pub trait Store:
     ConsoleStore + LeaseStore + OutboxStore + TelegramStore + EmailStore + PhoneStore + Send + Sync
 {
+    /// Whether the database answers a trivial query now.
+    async fn ping(&self) -> Result<()>;
     /// Inserts or updates entries by id, in one transaction; says what changed for each.
     async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>>;
     async fn entries(&self) -> Result<Vec<Entry>>;
@@ -454,6 +233,11 @@ macro_rules! sql_store {
     ($store:ident) => {
         #[async_trait]
         impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn put_entries(&self, entries: &[Entry], now: i64) -> Result<Vec<Change>> {
                 let mut tx = self.pool.begin().await?;
                 let mut changes = Vec::with_capacity(entries.len());

@@ -3,103 +3,20 @@
 //! rest of the store; passwords and session ids arrive here only as hashes and digests.
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use super::{
-    Channel, ConversationId, ConversationState, Message, NewMessage, PostgresStore, Result,
-    SqliteStore, StoreError, append_messages, entries_json,
+    ConversationId, Message, NewMessage, PostgresStore, Result, SqliteStore, StoreError,
+    append_messages, entries_json,
 };
-use crate::dialogue::HandoffReason;
+use crate::domain::{CannedReply, HandoffReason, QueueItem, Session, Staff, StaffId, StaffRole};
 
-/// A staff member's id (a random UUID).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct StaffId(pub String);
-
-impl StaffId {
-    pub fn new() -> StaffId {
-        StaffId(uuid::Uuid::new_v4().to_string())
+/// A stored role, read back.
+fn parse_role(s: &str) -> Result<StaffRole> {
+    match s {
+        "agent" => Ok(StaffRole::Agent),
+        "admin" => Ok(StaffRole::Admin),
+        other => Err(StoreError::Corrupt(format!("unknown role '{other}'"))),
     }
-}
-
-impl Default for StaffId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for StaffId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a staff member may do: agents work the queue; admins also manage canned replies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum StaffRole {
-    Agent,
-    Admin,
-}
-
-impl StaffRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StaffRole::Agent => "agent",
-            StaffRole::Admin => "admin",
-        }
-    }
-
-    fn parse(s: &str) -> Result<StaffRole> {
-        match s {
-            "agent" => Ok(StaffRole::Agent),
-            "admin" => Ok(StaffRole::Admin),
-            other => Err(StoreError::Corrupt(format!("unknown role '{other}'"))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Staff {
-    pub id: StaffId,
-    pub email: String,
-    /// The name citizens see on replies ("Anna Weber").
-    pub name: String,
-    pub role: StaffRole,
-    pub active: bool,
-}
-
-/// A signed-in staff member's session, found by the digest of its cookie.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub staff: Staff,
-    /// The session's anti-CSRF token, sent back with every state-changing request.
-    pub csrf: String,
-    pub created_at: i64,
-    pub seen_at: i64,
-}
-
-/// A conversation as the queue lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueItem {
-    pub id: ConversationId,
-    pub channel: Channel,
-    pub state: ConversationState,
-    pub reason: Option<HandoffReason>,
-    pub handoff_at: Option<i64>,
-    pub assignee: Option<StaffId>,
-    pub assignee_name: Option<String>,
-    pub closed_outcome: Option<String>,
-    /// The citizen's last message.
-    pub last_message: Option<String>,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CannedReply {
-    pub id: String,
-    pub title: String,
-    pub body: String,
 }
 
 pub fn reason_str(r: HandoffReason) -> &'static str {
@@ -151,9 +68,20 @@ pub trait ConsoleStore: Send + Sync {
     /// Deletes sessions last seen before `before`; returns how many.
     async fn delete_sessions_before(&self, before: i64) -> Result<u64>;
 
-    async fn record_login_failure(&self, key: &str, now: i64) -> Result<()>;
-    async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64>;
-    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    /// Records a login attempt under `key` (an account or an address) before its password
+    /// is checked; its id and how many attempts under `key` there are since `since`, itself
+    /// included. Recorded first and counted after, concurrent attempts see each other.
+    async fn login_attempt(&self, key: &str, now: i64, since: i64) -> Result<(i64, i64)>;
+    /// Attempts under `key` since `since`.
+    async fn login_attempts_since(&self, key: &str, since: i64) -> Result<i64>;
+    /// Takes back one attempt (it was refused unchecked, or it succeeded).
+    async fn forget_login_attempt(&self, id: i64) -> Result<()>;
+    /// Forgets every attempt under `key` (the account's owner signed in).
+    async fn clear_login_attempts(&self, key: &str) -> Result<()>;
+    /// Deletes attempts older than `before`; returns how many.
+    async fn delete_login_attempts_before(&self, before: i64) -> Result<u64>;
+    /// The server's key called `name`: `fresh` if there was none yet, else the one made first.
+    async fn server_key(&self, name: &str, fresh: &str, now: i64) -> Result<String>;
 
     /// Puts a conversation in the queue (unless a person has it already); false when it
     /// was already waiting or claimed.
@@ -177,8 +105,8 @@ pub trait ConsoleStore: Send + Sync {
     async fn queue(&self) -> Result<Vec<QueueItem>>;
     /// Conversations closed since `since`, newest first.
     async fn closed_since(&self, since: i64, limit: i64) -> Result<Vec<QueueItem>>;
-    /// How many conversations waited for a person before this one (0: it is next).
-    async fn waiting_before(&self, id: ConversationId) -> Result<Option<i64>>;
+    /// The conversations waiting for a person, with when each was handed over, first first.
+    async fn waiting(&self) -> Result<Vec<(ConversationId, i64)>>;
     /// The waits (handoff to claim, ms) of the latest claims since `since`.
     async fn recent_waits(&self, since: i64, limit: i64) -> Result<Vec<i64>>;
 
@@ -228,7 +156,7 @@ fn staff(row: StaffRow) -> Result<Staff> {
         id: StaffId(id),
         email,
         name,
-        role: StaffRole::parse(&role)?,
+        role: parse_role(&role)?,
         active: active != 0,
     })
 }
@@ -356,22 +284,49 @@ macro_rules! console_store {
                 Ok(r.rows_affected())
             }
 
-            async fn record_login_failure(&self, key: &str, now: i64) -> Result<()> {
-                sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)").bind(key).bind(now).execute(&self.pool).await?;
-                Ok(())
+            async fn login_attempt(&self, key: &str, now: i64, since: i64) -> Result<(i64, i64)> {
+                let id: i64 = sqlx::query_scalar("INSERT INTO login_attempts (key, at) VALUES ($1, $2) RETURNING id")
+                    .bind(key)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((id, self.login_attempts_since(key, since).await?))
             }
 
-            async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2")
+            async fn login_attempts_since(&self, key: &str, since: i64) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE key = $1 AND at >= $2")
                     .bind(key)
                     .bind(since)
                     .fetch_one(&self.pool)
                     .await?)
             }
 
-            async fn clear_login_failures(&self, key: &str) -> Result<()> {
-                sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+            async fn forget_login_attempt(&self, id: i64) -> Result<()> {
+                sqlx::query("DELETE FROM login_attempts WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn clear_login_attempts(&self, key: &str) -> Result<()> {
+                sqlx::query("DELETE FROM login_attempts WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_login_attempts_before(&self, before: i64) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM login_attempts WHERE at < $1").bind(before).execute(&self.pool).await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn server_key(&self, name: &str, fresh: &str, now: i64) -> Result<String> {
+                sqlx::query("INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(fresh)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn hand_over(&self, id: ConversationId, reason: HandoffReason, now: i64) -> Result<bool> {
@@ -480,21 +435,16 @@ macro_rules! console_store {
                 rows.into_iter().map(queue_item).collect()
             }
 
-            async fn waiting_before(&self, id: ConversationId) -> Result<Option<i64>> {
-                let at: Option<Option<i64>> = sqlx::query_scalar(
-                    "SELECT handoff_at FROM conversations WHERE id = $1 AND state = 'waiting'",
+            async fn waiting(&self) -> Result<Vec<(ConversationId, i64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT id, COALESCE(handoff_at, updated_at) FROM conversations \
+                     WHERE state = 'waiting' ORDER BY 2, 1",
                 )
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await?;
-                let Some(Some(at)) = at else { return Ok(None) };
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM conversations WHERE state = 'waiting' AND handoff_at < $1",
-                )
-                .bind(at)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(Some(n))
+                rows.into_iter()
+                    .map(|(id, at)| Ok((id.parse()?, at)))
+                    .collect()
             }
 
             async fn recent_waits(&self, since: i64, limit: i64) -> Result<Vec<i64>> {

@@ -29,6 +29,15 @@ async fn script() -> impl IntoResponse {
     )
 }
 
-async fn demo() -> Html<&'static str> {
-    Html(DEMO)
+/// The demo page: its own styles inline, scripts only from Rathaus itself.
+async fn demo() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'",
+        )],
+        Html(DEMO),
+    )
 }

@@ -249,12 +249,21 @@
         if (streamAbort !== ctrl) { return; }
         streamAbort = null;
         if (!conv) { return; }
+        if (moving) {
+          // The server is stopping and said so: reconnect quietly, spread over a few seconds
+          // so that not every widget arrives at the next instance at once.
+          moving = false;
+          setTimeout(connect, 1000 + Math.random() * 3000);
+          return;
+        }
         status.dataset.offline = "1";
         status.textContent = T.offline;
         setTimeout(connect, backoff);
         backoff = Math.min(backoff * 2, 30000);
       });
   }
+
+  var moving = false;
 
   function dispatch(block) {
     var type = "message", data = "";
@@ -265,7 +274,8 @@
     if (!data) { return; }
     var v;
     try { v = JSON.parse(data); } catch (e) { return; }
-    if (type === "message") { render(v); }
+    if (type === "reconnect") { moving = true; }
+    else if (type === "message") { render(v); }
     else if (type === "state") { onState(v); }
     else if (type === "typing") {
       status.textContent = T.staff + " " + T.typing;

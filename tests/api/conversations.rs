@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{fields, spawn_app};
+use crate::helpers::{fields, spawn_app, spawn_configured};
 
 #[tokio::test]
 async fn stateless_answer_quotes_the_entry_with_its_source() {
@@ -187,7 +187,8 @@ async fn a_citizen_can_delete_the_conversation() {
 
 #[tokio::test]
 async fn unanswered_questions_are_stored_in_batches_and_those_queued_at_a_stop_are_kept() {
-    let app = spawn_app().await;
+    // Three hundred questions from this one client: its limit on messages is off here.
+    let app = spawn_configured(|s| s.limits.messages_per_minute = 0).await;
     // More than one batch, all at once.
     let questions: Vec<String> = (0..300)
         .map(|i| format!("Wie füttere ich mein Raumschiff {i}?"))

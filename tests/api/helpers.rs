@@ -19,6 +19,8 @@ pub struct TestApp {
 /// Rathaus on a thread and runtime of its own: stopping it ends every task it started and
 /// drops every open connection, as a crash would.
 pub struct Server {
+    /// Where the metrics are served, apart from the public port.
+    pub metrics: Option<std::net::SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -35,15 +37,17 @@ impl Server {
                 .expect("server runtime");
             runtime.block_on(async move {
                 let app = Application::build(settings).await.expect("app builds");
-                let _ = ready_tx.send((app.port(), app.conversations().clone()));
+                let _ =
+                    ready_tx.send((app.port(), app.metrics_addr(), app.conversations().clone()));
                 tokio::select! {
                     _ = app.run_until_stopped() => {}
                     _ = stopped => {}
                 }
             });
         });
-        let (port, conversations) = ready.await.expect("the server starts");
+        let (port, metrics, conversations) = ready.await.expect("the server starts");
         let server = Server {
+            metrics,
             stop: Some(stop),
             thread: Some(thread),
         };
@@ -100,6 +104,9 @@ pub fn test_settings(db: &Path) -> Settings {
         retention: None,
         answering: Default::default(),
         telegram_token: None,
+        limits: Default::default(),
+        metrics_listen: Some("127.0.0.1:0".into()),
+        stop_within: rathaus::app::STOP_WITHIN,
     }
 }
 
@@ -126,6 +133,19 @@ pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp 
 }
 
 impl TestApp {
+    /// The metrics, read where Prometheus reads them.
+    pub async fn metrics(&self) -> String {
+        let address = self.server.metrics.expect("the tests serve metrics");
+        self.client
+            .get(format!("http://{address}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Stops the server as a crash would (every open connection drops) and starts a new one
     /// on the same port and database.
     pub async fn restart(&mut self) {
@@ -169,6 +189,19 @@ impl TestApp {
             .unwrap();
         assert_eq!(r.status(), 200, "answer to {q}");
         r.json().await.unwrap()
+    }
+
+    /// The citizen presses "talk to a person" (no body).
+    pub async fn handoff(&self, id: &str, token: &str) -> reqwest::Response {
+        self.client
+            .post(format!(
+                "{}/api/v1/conversations/{id}/handoff",
+                self.address
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Starts a conversation; returns (id, token).
@@ -369,4 +402,22 @@ impl StaffClient {
             .await
             .unwrap()
     }
+}
+
+/// A fresh PostgreSQL database for one test (PostgreSQL runs on the project's machines;
+/// `.ci/run` makes sure of it): its URL, and an admin connection that can drop it.
+pub async fn postgres_database(prefix: &str) -> (String, String, sqlx::PgConnection) {
+    use sqlx::Connection;
+    let admin_url = std::env::var("RATHAUS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must run for this test (see .ci/run)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+    (format!("{base}/{name}"), name, admin)
 }

@@ -6,6 +6,7 @@ mod browser;
 mod console;
 mod conversations;
 mod email;
+mod hardening;
 mod helpers;
 mod import;
 mod mail_servers;

@@ -10,7 +10,6 @@ use rathaus::store::{
     Author, CannedReply, Channel, Conversation, ConversationId, ConversationState, NewMessage,
     PostgresStore, SqliteStore, Staff, StaffId, StaffRole, Store, StoreError,
 };
-use sqlx::Connection;
 
 fn entry(id: &str, name: &str) -> Entry {
     parse_entry(&format!(
@@ -368,14 +367,23 @@ async fn console(store: &dyn Store) {
     store.delete_session("d3").await.unwrap();
     assert!(store.session("d3").await.unwrap().is_none());
 
-    store.record_login_failure("account:x", 10).await.unwrap();
-    store.record_login_failure("account:x", 20).await.unwrap();
-    assert_eq!(
-        store.login_failures_since("account:x", 15).await.unwrap(),
-        1
-    );
-    store.clear_login_failures("account:x").await.unwrap();
-    assert_eq!(store.login_failures_since("account:x", 0).await.unwrap(), 0);
+    // Attempts count from the window's start, themselves included.
+    let (first, n) = store.login_attempt("account:x", 10, 0).await.unwrap();
+    assert_eq!(n, 1);
+    let (second, n) = store.login_attempt("account:x", 20, 15).await.unwrap();
+    assert_eq!(n, 1, "the attempt at 10 is before the window");
+    assert_ne!(first, second);
+    assert_eq!(store.login_attempts_since("account:x", 0).await.unwrap(), 2);
+    store.forget_login_attempt(second).await.unwrap();
+    assert_eq!(store.login_attempts_since("account:x", 0).await.unwrap(), 1);
+    store.login_attempt("address:y", 30, 0).await.unwrap();
+    store.clear_login_attempts("account:x").await.unwrap();
+    assert_eq!(store.login_attempts_since("account:x", 0).await.unwrap(), 0);
+    assert_eq!(store.delete_login_attempts_before(31).await.unwrap(), 1);
+    assert_eq!(store.login_attempts_since("address:y", 0).await.unwrap(), 0);
+    // A server key is made once: the first one stays.
+    assert_eq!(store.server_key("login", "k1", 1).await.unwrap(), "k1");
+    assert_eq!(store.server_key("login", "k2", 2).await.unwrap(), "k1");
 
     // Two conversations handed over; the second waits behind the first.
     let mut ids = Vec::new();
@@ -409,8 +417,11 @@ async fn console(store: &dyn Store) {
         ids.push(c.id);
     }
     let (first, second) = (ids[0], ids[1]);
-    assert_eq!(store.waiting_before(first).await.unwrap(), Some(0));
-    assert_eq!(store.waiting_before(second).await.unwrap(), Some(1));
+    assert_eq!(
+        store.waiting().await.unwrap(),
+        [(first, 1000), (second, 2000)],
+        "first handed over, first in line"
+    );
     let queue = store.queue().await.unwrap();
     assert_eq!(
         queue.iter().map(|q| q.id).collect::<Vec<_>>(),
@@ -427,8 +438,7 @@ async fn console(store: &dyn Store) {
     // One claim wins.
     assert!(store.claim(first, &anna.id, 1600).await.unwrap());
     assert!(!store.claim(first, &bernd.id, 1700).await.unwrap());
-    assert_eq!(store.waiting_before(first).await.unwrap(), None);
-    assert_eq!(store.waiting_before(second).await.unwrap(), Some(0));
+    assert_eq!(store.waiting().await.unwrap(), [(second, 2000)]);
     assert_eq!(store.recent_waits(0, 10).await.unwrap(), [600]);
     let c = store.conversation(first).await.unwrap().unwrap();
     assert_eq!(
@@ -619,20 +629,8 @@ async fn sqlite_store() {
 
 #[tokio::test]
 async fn postgres_store() {
-    let admin_url = std::env::var("RATHAUS_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("rathaus_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL must run for the store suite (see .ci/run)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
-    let store = PostgresStore::connect(&format!("{base}/{name}"))
-        .await
-        .unwrap();
+    let (url, name, mut admin) = crate::helpers::postgres_database("rathaus_test").await;
+    let store = PostgresStore::connect(&url).await.unwrap();
     suite(Arc::new(store)).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

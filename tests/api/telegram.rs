@@ -979,15 +979,7 @@ async fn webhook_updates_are_taken_only_with_the_secret_token() {
     );
     // The webhook is served like the API: counted in the metrics, under a route name that
     // does not give its secret path away.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("route=\"/telegram/webhook/{path}\""),
         "{metrics}"

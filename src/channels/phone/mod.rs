@@ -25,9 +25,9 @@ use subtle::ConstantTimeEq;
 
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::{EntryRef, Inbound, Outcome};
-use crate::http::{ApiError, AppState};
 use crate::language::Lang;
 use crate::store::{Author, Channel, ConversationId, ConversationState, NewMessage, StoreError};
+use crate::web::ApiError;
 
 use self::audio::{AudioError, Encoding};
 use self::speech::{Prompts, SpeechError, Transcriber, Transcript};
@@ -206,7 +206,7 @@ impl Phone {
     }
 
     /// The HTTP routes of the telephony system's API.
-    pub fn router(self) -> Router<AppState> {
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
             .route("/api/v1/phone/calls", post(start_call))
             .route("/api/v1/phone/calls/{id}/utterances", post(utterance))
@@ -215,7 +215,7 @@ impl Phone {
     }
 
     fn check_token(&self, headers: &HeaderMap) -> Result<(), PhoneError> {
-        let given = crate::http::bearer(headers).map_err(|_| PhoneError::Unauthorized)?;
+        let given = crate::web::bearer(headers).map_err(|_| PhoneError::Unauthorized)?;
         let expected = self.settings.token.expose_secret();
         if given.as_bytes().ct_eq(expected.as_bytes()).into() {
             Ok(())
@@ -562,7 +562,7 @@ async fn hear(
     if transcript.is_some() && text.trim().is_empty() {
         return Err(PhoneError::NothingUnderstood);
     }
-    let text = crate::http::message_text(text.trim().to_string())?;
+    let text = crate::web::message_text(text.trim().to_string())?;
     let mut reply = phone.reply_to(call, conversation, &text).await?;
     reply.transcript = transcript;
     Ok(reply)

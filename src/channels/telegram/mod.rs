@@ -37,11 +37,11 @@ use teloxide::types::{
 use crate::channels::outbox::{Outbox, SendError, Sender};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
-use crate::http::{ApiError, ErrorBody};
 use crate::language::Lang;
 use crate::store::{
     Author, Channel, Conversation, Message, NewMessage, StoreError, StoredUpdate, UpdateMark,
 };
+use crate::web::{ApiError, ErrorBody};
 
 use inbound::{BotIdentity, ButtonPress, CitizenMessage, Command, Content, Incoming, Origin};
 use render::{BotLine, Choice, Outgoing};

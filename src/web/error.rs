@@ -18,7 +18,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is too large")]
     PayloadTooLarge,
-    #[error("{0}")]
+    /// A field's value refused: the stable code, and what is wrong in words.
+    #[error("{1}")]
     Invalid(&'static str, String),
     #[error("a conversation token is required (Authorization: Bearer …)")]
     MissingToken,
@@ -28,6 +29,8 @@ pub enum ApiError {
     NotFound,
     #[error(transparent)]
     Conflict(crate::conversations::Conflict),
+    #[error("{}", .0.limit.message())]
+    Limited(crate::limits::Refused),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::ConversationNotFound => (StatusCode::NOT_FOUND, "conversation_not_found"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Limited(r) => (StatusCode::TOO_MANY_REQUESTS, r.limit.code()),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -81,14 +85,25 @@ impl IntoResponse for ApiError {
             ApiError::InvalidJson(d) => format!("{message}: {d}"),
             _ => message,
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
                 message: detail,
             }),
         )
-            .into_response()
+            .into_response();
+        let retry_after = match &self {
+            ApiError::Limited(r) => Some(r.retry_after.as_secs().max(1)),
+            ApiError::Unavailable(_) => Some(5),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -109,6 +124,13 @@ impl From<JsonRejection> for ApiError {
             ),
             other => ApiError::InvalidJson(other.body_text()),
         }
+    }
+}
+
+impl From<crate::limits::Refused> for ApiError {
+    fn from(r: crate::limits::Refused) -> Self {
+        metrics::counter!("rathaus_limited_total", "limit" => r.limit.code()).increment(1);
+        ApiError::Limited(r)
     }
 }
 
