@@ -198,14 +198,25 @@ impl Conversations {
         context: &crate::dialogue::Context,
         message: &Inbound,
     ) -> Result<crate::dialogue::Decision, ConversationError> {
+        // Reading costs time in the text's length: past the longest message, nothing is read.
+        let message = match message
+            .text
+            .char_indices()
+            .nth(crate::domain::MAX_MESSAGE_CHARS)
+        {
+            Some((cut, _)) => Inbound {
+                text: message.text[..cut].to_string(),
+                ..message.clone()
+            },
+            None => message.clone(),
+        };
         let vector = self.query_vector(&message.text).await;
         let _permit = self
             .answering
             .acquire()
             .await
             .map_err(|_| StoreError::Unavailable("stopping".into()))?;
-        let (dialogue, context, message) =
-            (self.dialogue.clone(), context.clone(), message.clone());
+        let (dialogue, context) = (self.dialogue.clone(), context.clone());
         tokio::task::spawn_blocking(move || {
             dialogue.respond_with(&context, &message, vector.as_deref())
         })

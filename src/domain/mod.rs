@@ -11,6 +11,10 @@ pub use conversation::{
 };
 pub use staff::{CannedReply, QueueItem, Session, Staff, StaffId, StaffRole};
 
+/// Longest message the core reads, in characters. The HTTP edge refuses longer ones; a
+/// channel that cannot refuse (a long mail) has the rest kept in the transcript, unread.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
 /// Now, in milliseconds since the Unix epoch: how every record is timed.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -13,8 +13,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Longest citizen message accepted, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 4000;
+pub use crate::domain::MAX_MESSAGE_CHARS;
 /// Largest request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Larger bodies than this are not read at all before they are refused.

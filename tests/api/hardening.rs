@@ -634,3 +634,32 @@ async fn the_console_refuses_a_post_from_another_scheme_and_every_response_has_i
     assert_eq!(body["code"], "empty_message");
     assert_eq!(body["message"], "the message is empty");
 }
+
+/// A channel that cannot refuse a long text (a mail) hands it over whole: the core reads its
+/// first 4,000 characters, the transcript keeps all of it.
+#[tokio::test]
+async fn a_message_longer_than_any_the_api_takes_is_read_only_as_far_as_the_limit() {
+    let app = spawn_app().await;
+    let (id, token) = app.start().await;
+    let conversation = app
+        .conversations
+        .authorize(id.parse().unwrap(), &token)
+        .await
+        .unwrap();
+    let text = format!(
+        "Was kostet ein Reisepass? {}",
+        "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz ".repeat(2_000)
+    );
+    let reply = app
+        .conversations
+        .message(
+            &conversation,
+            &rathaus::dialogue::Inbound::text(text.clone()),
+            rathaus::store::Channel::Email,
+        )
+        .await
+        .unwrap();
+    assert!(!reply.text.is_empty());
+    let t: Value = app.transcript(&id, &token).await.json().await.unwrap();
+    assert_eq!(t["messages"][0]["text"], text.as_str(), "kept whole");
+}
