@@ -187,6 +187,14 @@ impl Conversations {
         }
     }
 
+    /// Whether the conversation waits for a person now; unknown (the store away) counts as
+    /// waiting, so that limits on waiting hold while the store cannot say.
+    pub async fn waiting(&self, id: ConversationId) -> bool {
+        self.store.conversation(id).await.map_or(true, |c| {
+            c.is_some_and(|c| c.state == ConversationState::Waiting)
+        })
+    }
+
     /// The queue's standings, worked out once per change, for the live streams.
     pub fn board(&self) -> &Board {
         &self.board

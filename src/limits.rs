@@ -4,9 +4,9 @@
 //! peer, or, when the peer is a trusted reverse proxy, the address the proxy reports — and
 //! IPv6 addresses count per /64, the block one household or one attacker gets.
 //!
-//! The counts live in this process: one instance enforces them exactly. Every edge reads
-//! the same [`Limits`] from the request's extensions, so the API, the console's login and
-//! the channels' webhooks agree on who the client is.
+//! The counts live in this process: one instance enforces them exactly. The server puts
+//! the [`Limits`] in every request's extensions, so the API and the console's login agree
+//! on who the client is.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -194,14 +194,6 @@ impl Limits {
             streams: Arc::default(),
             waiting: Mutex::default(),
         }
-    }
-
-    pub fn settings(&self) -> &LimitSettings {
-        &self.settings
-    }
-
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> ClientAddress {
-        ClientAddress::resolve(peer, headers, &self.settings.trusted_proxies)
     }
 
     /// Counts a conversation started by `client`.

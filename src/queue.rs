@@ -36,14 +36,6 @@ impl Standings {
         self.positions.get(&id).copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.positions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
-    }
-
     /// Places from the waiting conversations (with their handoff times, earliest first) and
     /// the recent waits between handoff and claim (ms). Conversations handed over at the same
     /// moment share a place; the expected wait is the median of recent waits times the place,
@@ -110,10 +102,6 @@ impl Board {
             }
         });
         Board { standings }
-    }
-
-    pub fn now(&self) -> Arc<Standings> {
-        self.standings.borrow().clone()
     }
 
     /// A receiver that wakes on every new standing.

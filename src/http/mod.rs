@@ -344,18 +344,10 @@ async fn may_wait(
     if conversation.state.with_staff() {
         return Ok(());
     }
-    let store = state.conversations.store().clone();
+    let conversations = &state.conversations;
     state
         .limits
-        .may_wait(client, conversation.id, |id| {
-            let store = store.clone();
-            async move {
-                // Unknown is counted as waiting: the limit holds while the store is away.
-                store.conversation(id).await.map_or(true, |c| {
-                    c.is_some_and(|c| c.state == ConversationState::Waiting)
-                })
-            }
-        })
+        .may_wait(client, conversation.id, |id| conversations.waiting(id))
         .await?;
     Ok(())
 }
