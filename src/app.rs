@@ -271,7 +271,7 @@ impl Application {
             });
         }
         if let Some(t) = &self.telegram {
-            tokio::spawn(t.clone().run());
+            t.start();
         }
         if let Some(email) = &self.email {
             email.spawn();

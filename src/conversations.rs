@@ -337,6 +337,20 @@ impl Conversations {
         message: &Inbound,
         channel: Channel,
     ) -> Result<Reply, ConversationError> {
+        self.message_in_reply(conversation, message, channel, None)
+            .await
+    }
+
+    /// [`Conversations::message`] for a channel that threads or quotes its replies:
+    /// `in_reply_to` is the channel's own id of the citizen's message, kept on the reply for
+    /// its sender.
+    pub async fn message_in_reply(
+        &self,
+        conversation: &Conversation,
+        message: &Inbound,
+        channel: Channel,
+        in_reply_to: Option<&str>,
+    ) -> Result<Reply, ConversationError> {
         let mut context = conversation.context.clone();
         context.with_staff = conversation.state.with_staff();
         let decision = self.decide(&context, message).await?;
@@ -356,6 +370,7 @@ impl Conversations {
                 entries: reply.entries.iter().map(|e| e.id.to_string()).collect(),
                 author_name: None,
                 why: Some(why),
+                in_reply_to: in_reply_to.map(str::to_string),
             });
         }
         let mut next = decision.context;
@@ -486,6 +501,19 @@ impl Conversations {
         reason: HandoffReason,
         lang: Lang,
     ) -> Result<Reply, ConversationError> {
+        self.request_handoff_in_reply(conversation, reason, lang, None)
+            .await
+    }
+
+    /// [`Conversations::request_handoff`], the reply kept as answering the channel's message
+    /// `in_reply_to`.
+    pub async fn request_handoff_in_reply(
+        &self,
+        conversation: &Conversation,
+        reason: HandoffReason,
+        lang: Lang,
+        in_reply_to: Option<&str>,
+    ) -> Result<Reply, ConversationError> {
         if conversation.state.with_staff() {
             // Already with staff: nothing new to say, nothing to record twice.
             return Ok(self.dialogue.handoff_reply(reason, lang));
@@ -504,6 +532,7 @@ impl Conversations {
                     entries: Vec::new(),
                     author_name: None,
                     why: None,
+                    in_reply_to: in_reply_to.map(str::to_string),
                 }],
                 now,
             )

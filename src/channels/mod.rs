@@ -7,6 +7,7 @@ pub mod email;
 pub mod html;
 pub mod outbox;
 pub mod phone;
+pub mod runtime;
 pub mod telegram;
 
 use std::path::Path;

@@ -1,9 +1,10 @@
-//! Carries staff replies to citizens on channels that deliver them themselves (e-mail,
-//! Telegram). The console stores a reply first ([`Conversations::staff_reply`]); the outbox
-//! takes it from the store, hands it to the channel's [`Sender`] and marks it sent, retries
-//! with growing pauses when the channel fails for now, and gives up with a line in the
-//! transcript that staff see when it fails for good. The event hub only wakes it early: a
-//! reply written while the channel was down is sent once it is up again.
+//! Carries the messages a channel delivers itself to the citizen: staff replies on e-mail and
+//! Telegram, the bot's replies on Telegram (see [`Channel::delivers`]). A message is recorded
+//! first, pending; the outbox takes it from the store, hands it to the channel's [`Sender`]
+//! and marks it sent, retries under the one [`Backoff`] (never sooner than the other side
+//! asks) when the channel fails for now, and gives up with a line in the transcript that
+//! staff see when it fails for good. The event hub only wakes it early: a message recorded
+//! while the channel was down is sent once it is up again.
 //!
 //! Delivery is at least once: a sender that dies between sending and marking sends again
 //! after its lease runs out. Senders that can tell (a mail's Message-ID) get the message's
@@ -16,11 +17,13 @@ use async_trait::async_trait;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
+use crate::channels::runtime::Backoff;
 use crate::conversations::{Conversations, now_ms};
 use crate::events::Event;
-use crate::store::{Author, Channel, Conversation, Delivery, Message, StoreError};
+pub use crate::store::Delivery;
+use crate::store::{Channel, Conversation, StoreError};
 
-/// Why a staff reply did not go out.
+/// Why a message did not go out.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// Worth another try (network, rate limit, server busy); `after` when the other side said
@@ -35,11 +38,13 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// A channel's way of sending one staff reply to the citizen of a conversation.
+/// A channel's way of sending one message (the bot's or staff's) to the citizen of a
+/// conversation.
 #[async_trait]
 pub trait Sender: Send + Sync + 'static {
     fn channel(&self) -> Channel;
-    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError>;
+    async fn send(&self, conversation: &Conversation, delivery: &Delivery)
+    -> Result<(), SendError>;
 }
 
 /// How the outbox paces itself.
@@ -49,9 +54,8 @@ pub struct Policy {
     pub batch: i64,
     /// How long a taken reply is the taker's; longer than one send can take.
     pub lease: Duration,
-    /// The pause after the first failure; it doubles with each further one.
-    pub first_retry: Duration,
-    pub max_retry: Duration,
+    /// The pauses between attempts.
+    pub backoff: Backoff,
     /// Attempts before giving up.
     pub max_attempts: i64,
     /// How often to look for replies that are due again, when nothing wakes the outbox.
@@ -63,21 +67,11 @@ impl Default for Policy {
         Policy {
             batch: 32,
             lease: Duration::from_secs(120),
-            first_retry: Duration::from_secs(5),
-            max_retry: Duration::from_secs(15 * 60),
+            backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(15 * 60)),
             // 5 s doubling up to 15 min: about three hours of trying.
             max_attempts: 20,
             poll: Duration::from_secs(5),
         }
-    }
-}
-
-impl Policy {
-    fn retry_after(&self, attempts: i64) -> Duration {
-        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-        self.first_retry
-            .saturating_mul(2u32.saturating_pow(doublings))
-            .min(self.max_retry)
     }
 }
 
@@ -110,7 +104,8 @@ impl Outbox {
         self
     }
 
-    /// Sends what is due now, one batch after another until none is left.
+    /// Sends what is due now, one batch after another until none is left (a conversation's
+    /// next message is due once the one before it is sent).
     pub async fn run_once(&self) -> Result<Pass, StoreError> {
         let mut pass = Pass::default();
         loop {
@@ -126,12 +121,11 @@ impl Outbox {
                     self.policy.batch,
                 )
                 .await?;
-            let full = i64::try_from(taken.len()).unwrap_or(i64::MAX) >= self.policy.batch;
+            if taken.is_empty() {
+                return Ok(pass);
+            }
             for delivery in taken {
                 self.deliver(delivery, &mut pass).await?;
-            }
-            if !full {
-                return Ok(pass);
             }
         }
     }
@@ -147,22 +141,25 @@ impl Outbox {
             return Ok(());
         };
         let channel = self.sender.channel().as_str();
-        match self.sender.send(&conversation, &d.message).await {
+        match self.sender.send(&conversation, &d).await {
             Ok(()) => {
                 store
                     .delivery_sent(d.conversation, d.message.seq, now_ms())
                     .await?;
-                metrics::counter!("rathaus_staff_replies_delivered_total", "channel" => channel)
+                metrics::counter!("rathaus_messages_delivered_total", "channel" => channel, "author" => d.message.author.as_str())
                     .increment(1);
                 pass.sent += 1;
             }
             Err(SendError::Retry { error, after }) if d.attempts < self.policy.max_attempts => {
-                let pause = after
-                    .unwrap_or_else(|| self.policy.retry_after(d.attempts))
+                let failures = u32::try_from(d.attempts).unwrap_or(u32::MAX);
+                let pause = self
+                    .policy
+                    .backoff
+                    .pause(failures, after)
                     .max(Duration::from_millis(1));
                 let at =
                     now_ms().saturating_add(i64::try_from(pause.as_millis()).unwrap_or(i64::MAX));
-                tracing::warn!(channel, conversation = %d.conversation, seq = d.message.seq, attempts = d.attempts, %error, retry_in_ms = pause.as_millis() as u64, "staff reply not sent yet");
+                tracing::warn!(channel, conversation = %d.conversation, seq = d.message.seq, attempts = d.attempts, %error, retry_in_ms = pause.as_millis() as u64, "message not sent yet");
                 store
                     .delivery_failed(d.conversation, d.message.seq, &error, Some(at))
                     .await?;
@@ -170,11 +167,11 @@ impl Outbox {
             }
             Err(e) => {
                 let error = e.to_string();
-                tracing::error!(channel, conversation = %d.conversation, seq = d.message.seq, attempts = d.attempts, %error, "staff reply given up");
+                tracing::error!(channel, conversation = %d.conversation, seq = d.message.seq, attempts = d.attempts, %error, "message given up");
                 store
                     .delivery_failed(d.conversation, d.message.seq, &error, None)
                     .await?;
-                metrics::counter!("rathaus_staff_replies_undeliverable_total", "channel" => channel)
+                metrics::counter!("rathaus_messages_undeliverable_total", "channel" => channel, "author" => d.message.author.as_str())
                     .increment(1);
                 self.conversations
                     .delivery_given_up(&conversation, &d.message, &error)
@@ -186,56 +183,46 @@ impl Outbox {
         Ok(())
     }
 
-    /// Runs until the event hub closes: a pass at start, on every staff reply of this
-    /// channel, and every `poll` for retries that have come due.
+    /// Runs until the event hub closes: a pass at start, on every message of this channel
+    /// to send, and every `poll` for retries that have come due.
     pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut events = self.conversations.events().subscribe();
-            let channel = self.sender.channel();
-            loop {
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(channel = channel.as_str(), error = %e, "outbox pass failed");
-                }
-                let wake = async {
-                    loop {
-                        match events.recv().await {
-                            Ok(event) => {
-                                if let Event::Message {
-                                    channel: c,
-                                    message,
-                                    ..
-                                } = &*event
-                                    && *c == channel
-                                    && message.author == Author::Staff
-                                {
-                                    return true;
-                                }
-                            }
-                            Err(RecvError::Lagged(_)) => return true,
-                            Err(RecvError::Closed) => return false,
-                        }
-                    }
-                };
-                tokio::select! {
-                    open = wake => if !open { return },
-                    _ = tokio::time::sleep(self.policy.poll) => {}
-                }
-            }
-        })
+        tokio::spawn(self.run(std::future::pending()))
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_pauses_double_up_to_the_cap() {
-        let p = Policy::default();
-        assert_eq!(p.retry_after(1), Duration::from_secs(5));
-        assert_eq!(p.retry_after(2), Duration::from_secs(10));
-        assert_eq!(p.retry_after(4), Duration::from_secs(40));
-        assert_eq!(p.retry_after(12), Duration::from_secs(15 * 60));
-        assert_eq!(p.retry_after(1_000), Duration::from_secs(15 * 60));
+    /// [`Outbox::spawn`]'s loop, until `stop` resolves; a pass begun is finished first.
+    pub async fn run(self, stop: impl Future<Output = ()> + Send) {
+        let mut events = self.conversations.events().subscribe();
+        let channel = self.sender.channel();
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::warn!(channel = channel.as_str(), error = %e, "outbox pass failed");
+            }
+            let wake = async {
+                loop {
+                    match events.recv().await {
+                        Ok(event) => {
+                            if let Event::Message {
+                                channel: c,
+                                message,
+                                ..
+                            } = &*event
+                                && *c == channel
+                                && channel.delivers(message.author)
+                            {
+                                return true;
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => return true,
+                        Err(RecvError::Closed) => return false,
+                    }
+                }
+            };
+            tokio::select! {
+                open = wake => if !open { return },
+                _ = tokio::time::sleep(self.policy.poll) => {}
+                () = &mut stop => return,
+            }
+        }
     }
 }

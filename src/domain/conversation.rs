@@ -30,6 +30,18 @@ impl Channel {
         self != Channel::Phone
     }
 
+    /// Whether the channel's own sender carries a message of `author` to the citizen, through
+    /// the outbox: a Telegram chat gets the bot's and staff's lines that way, a mail thread
+    /// staff's (the mailbox worker composes the bot's replies to each mail itself). The widget
+    /// reads its transcript, and a caller hears the reply in the call.
+    pub fn delivers(self, author: Author) -> bool {
+        match self {
+            Channel::Telegram => matches!(author, Author::Bot | Author::Staff),
+            Channel::Email => author == Author::Staff,
+            Channel::Web | Channel::Phone | Channel::Api => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Web => "web",
@@ -229,6 +241,9 @@ pub struct NewMessage {
     pub author_name: Option<String>,
     /// Why the bot replied so (the core's account of its decision), on bot replies.
     pub why: Option<String>,
+    /// The channel's own id of the citizen's message this one answers, for a channel that
+    /// threads or quotes its replies (a Telegram message id).
+    pub in_reply_to: Option<String>,
 }
 
 impl NewMessage {
@@ -242,6 +257,7 @@ impl NewMessage {
             entries: Vec::new(),
             author_name: None,
             why: None,
+            in_reply_to: None,
         }
     }
 

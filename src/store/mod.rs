@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 mod email;
+mod inbox;
 mod lease;
 mod outbox;
 mod staff;
@@ -21,6 +22,7 @@ pub use email::{
     EmailStore, InboundRecord, InboundState, MailKey, MailThread, OutboundKind, OutboundMail,
     OutboundState, PendingMail,
 };
+pub use inbox::{InboxStore, Received, TurnMark};
 pub use lease::LeaseStore;
 pub use outbox::{Delivery, OutboxStore};
 pub use staff::{ConsoleStore, parse_reason, reason_str};
@@ -29,7 +31,7 @@ mod phone;
 mod telegram;
 
 pub use phone::{Call, CalledBack, CallerNumber, InvalidCallerNumber, PhoneStore};
-pub use telegram::{StoredUpdate, TelegramStore, UpdateMark};
+pub use telegram::TelegramStore;
 
 use crate::domain::Context;
 use crate::knowledge::{Change, Entry, Office};
@@ -113,7 +115,15 @@ impl From<UnknownValue> for StoreError {
 
 #[async_trait]
 pub trait Store:
-    ConsoleStore + LeaseStore + OutboxStore + TelegramStore + EmailStore + PhoneStore + Send + Sync
+    ConsoleStore
+    + InboxStore
+    + LeaseStore
+    + OutboxStore
+    + TelegramStore
+    + EmailStore
+    + PhoneStore
+    + Send
+    + Sync
 {
     /// Whether the database answers a trivial query now.
     async fn ping(&self) -> Result<()>;
@@ -196,8 +206,8 @@ macro_rules! append_messages {
         for m in $messages {
             seq += 1;
             sqlx::query(
-                "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, author_name, created_at, why) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO messages (conversation_id, seq, author, channel, text, outcome, entries, author_name, created_at, why, in_reply_to, delivery_state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind($id.to_string())
             .bind(seq)
@@ -209,6 +219,9 @@ macro_rules! append_messages {
             .bind(m.author_name.as_deref())
             .bind($now)
             .bind(m.why.as_deref())
+            .bind(m.in_reply_to.as_deref())
+            // Pending (NULL) for the outbox of a channel that sends it; no one's otherwise.
+            .bind((!m.channel.delivers(m.author)).then_some("none"))
             .execute(&mut *$tx)
             .await?;
             out.push(Message {

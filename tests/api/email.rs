@@ -700,27 +700,8 @@ pub async fn store_suite(store: &dyn Store) {
     assert_eq!(store.outbound_state(&mail.message_id).await.unwrap(), None);
 }
 
-/// Starts `rathaus serve` as its own process, so that it can be killed with SIGKILL.
 fn serve(database: &str, channels: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rathaus"))
-        // The mail is what is tested here; the model would only load the machine.
-        .env("RATHAUS_WORDS_ONLY", "true")
-        .args([
-            "--database",
-            database,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--knowledge",
-        ])
-        .arg(crate::helpers::repo().join("knowledge"))
-        .arg("--channels")
-        .arg(channels)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("rathaus starts")
+    crate::helpers::serve_process(database, channels, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

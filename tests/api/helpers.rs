@@ -92,6 +92,31 @@ pub async fn spawn_app_with_channels(channels: PathBuf) -> TestApp {
 }
 
 /// The settings of a test server: port 0, the SQLite database `db`, the demo knowledge.
+/// Starts `rathaus serve` as its own process on `database` with the channels folder
+/// `channels`, so that a test can kill it with SIGKILL. Words only: the channels are what
+/// such a test is about, and the model would only load the machine.
+pub fn serve_process(database: &str, channels: &Path, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rathaus"))
+        .env("RATHAUS_WORDS_ONLY", "true")
+        .envs(env.iter().copied())
+        .args([
+            "--database",
+            database,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--knowledge",
+        ])
+        .arg(repo().join("knowledge"))
+        .arg("--channels")
+        .arg(channels)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("rathaus starts")
+}
+
 pub fn test_settings(db: &Path) -> Settings {
     Settings {
         listen: "127.0.0.1:0".into(),

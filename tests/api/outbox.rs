@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rathaus::channels::outbox::{Outbox, Pass, Policy, SendError, Sender};
+use rathaus::channels::outbox::{Delivery, Outbox, Pass, Policy, SendError, Sender};
+use rathaus::channels::runtime::Backoff;
 use rathaus::conversations::Conversations;
 use rathaus::dialogue::HandoffReason;
 use rathaus::language::Lang;
-use rathaus::store::{
-    Author, Channel, Conversation, ConversationId, Message, Staff, StaffId, StaffRole,
-};
+use rathaus::store::{Author, Channel, Conversation, ConversationId, Staff, StaffId, StaffRole};
 
 use crate::helpers::spawn_app;
 
@@ -27,10 +26,15 @@ struct Recording {
 #[async_trait]
 impl Sender for Recording {
     fn channel(&self) -> Channel {
-        Channel::Telegram
+        Channel::Email
     }
 
-    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        conversation: &Conversation,
+        delivery: &Delivery,
+    ) -> Result<(), SendError> {
+        let message = &delivery.message;
         let mut failures = self.failures.lock().unwrap();
         if !failures.is_empty() {
             return Err(failures.remove(0));
@@ -45,8 +49,7 @@ impl Sender for Recording {
 
 fn quick() -> Policy {
     Policy {
-        first_retry: Duration::from_millis(20),
-        max_retry: Duration::from_millis(50),
+        backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(50)),
         max_attempts: 3,
         poll: Duration::from_millis(20),
         ..Policy::default()
@@ -55,7 +58,7 @@ fn quick() -> Policy {
 
 /// A conversation on the recording channel, claimed by an agent.
 async fn claimed(conversations: &Conversations) -> (ConversationId, Staff) {
-    let started = conversations.start(Channel::Telegram).await.unwrap();
+    let started = conversations.start(Channel::Email).await.unwrap();
     let c = conversations
         .store()
         .conversation(started.id)

@@ -80,6 +80,7 @@ async fn suite(store: Arc<dyn Store>) {
         entries: vec!["a".into()],
         author_name: None,
         why: (author == Author::Bot).then(|| format!("why: {text}")),
+        in_reply_to: None,
     };
     let context = Context {
         last_entry: Some("a".parse().unwrap()),
@@ -544,19 +545,17 @@ async fn outbox(store: &dyn Store) {
         .await
         .unwrap();
 
+    // Only the first pending message of a conversation: "zweite" waits for "erste".
     let taken = store
         .take_deliveries(Channel::Email, 100, 200, 10)
         .await
         .unwrap();
     let texts: Vec<_> = taken.iter().map(|d| d.message.text.as_str()).collect();
-    assert_eq!(texts, ["erste", "zweite"]);
-    assert!(
-        taken
-            .iter()
-            .all(|d| d.conversation == mail.id && d.attempts == 1)
-    );
+    assert_eq!(texts, ["erste"]);
+    assert_eq!((taken[0].conversation, taken[0].attempts), (mail.id, 1));
+    assert_eq!(taken[0].message.author, Author::Staff);
     assert_eq!(taken[0].message.author_name.as_deref(), Some("Anna"));
-    // Leased: nobody takes them again before the lease ends.
+    // Leased: nobody takes it again before the lease ends, nor the one behind it.
     assert!(
         store
             .take_deliveries(Channel::Email, 150, 300, 10)
@@ -565,8 +564,15 @@ async fn outbox(store: &dyn Store) {
             .is_empty()
     );
 
-    let (first, second) = (&taken[0].message, &taken[1].message);
+    let first = &taken[0].message;
     assert!(store.delivery_sent(mail.id, first.seq, 160).await.unwrap());
+    let taken = store
+        .take_deliveries(Channel::Email, 170, 300, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    let second = &taken[0].message;
+    assert_eq!(second.text, "zweite");
     assert!(
         store
             .delivery_failed(mail.id, second.seq, "busy", Some(500))
@@ -607,13 +613,64 @@ async fn outbox(store: &dyn Store) {
             .is_empty()
     );
 
-    // A batch limit, and the other channel's reply untouched until asked for.
+    // The other channel's reply untouched until asked for.
     let chat_taken = store
         .take_deliveries(Channel::Telegram, 1_000, 2_000, 1)
         .await
         .unwrap();
     assert_eq!(chat_taken.len(), 1);
     assert_eq!(chat_taken[0].message.text, "chat");
+    assert!(
+        store
+            .delivery_sent(chat.id, chat_taken[0].message.seq, 1_001)
+            .await
+            .unwrap()
+    );
+
+    // The bot's replies go out through the outbox where the channel sends them itself
+    // (Telegram, with what they answer), not where it does not (the mailbox worker
+    // composes its own); a citizen's line never.
+    let bot = |channel, text: &str, in_reply_to: Option<&str>| NewMessage {
+        author: Author::Bot,
+        in_reply_to: in_reply_to.map(str::to_string),
+        ..NewMessage::citizen(channel, text)
+    };
+    store
+        .append(
+            chat.id,
+            &[
+                NewMessage::citizen(Channel::Telegram, "Frage"),
+                bot(Channel::Telegram, "Antwort", Some("42")),
+            ],
+            3_000,
+        )
+        .await
+        .unwrap();
+    store
+        .append(
+            mail.id,
+            &[bot(Channel::Email, "Antwort per Mail", None)],
+            3_000,
+        )
+        .await
+        .unwrap();
+    let answer = store
+        .take_deliveries(Channel::Telegram, 3_001, 4_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(answer.len(), 1);
+    assert_eq!(
+        (answer[0].message.author, answer[0].message.text.as_str()),
+        (Author::Bot, "Antwort")
+    );
+    assert_eq!(answer[0].in_reply_to.as_deref(), Some("42"));
+    assert!(
+        store
+            .take_deliveries(Channel::Email, 3_001, 4_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.delete_conversation(mail.id).await.unwrap();
     store.delete_conversation(chat.id).await.unwrap();
 }

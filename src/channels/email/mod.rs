@@ -33,8 +33,8 @@ use crate::channels::outbox::{self, SendError};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::Inbound;
 use crate::store::{
-    Author, Channel, Conversation, InboundState, MailKey, MailThread, Message, NewMessage,
-    OutboundKind, OutboundMail, OutboundState, StoreError,
+    Author, Channel, Conversation, InboundState, MailKey, MailThread, NewMessage, OutboundKind,
+    OutboundMail, OutboundState, StoreError,
 };
 
 pub use inbound::EmailAddress;
@@ -949,7 +949,12 @@ impl outbox::Sender for EmailChannel {
         Channel::Email
     }
 
-    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        conversation: &Conversation,
+        delivery: &outbox::Delivery,
+    ) -> Result<(), SendError> {
+        let message = &delivery.message;
         let inner = &self.inner;
         let store = inner.conversations.store();
         let retry = |e: String| SendError::Retry {

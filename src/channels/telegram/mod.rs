@@ -1,16 +1,15 @@
 //! The Telegram channel: citizens write to the city's bot, Rathaus answers through the
-//! dialogue core, staff replies from the console reach the same chat. Updates arrive by long
-//! polling or by webhook, are kept in the store before they are confirmed, and are processed
-//! once each, in order per chat, by the one instance that holds the lease. It never logs the
-//! bot token, a chat id or what citizens wrote.
+//! dialogue core, staff replies from the console reach the same chat. An adapter of the
+//! shared [`Runtime`]: updates arrive by long polling or by webhook, are kept in the inbox
+//! (keyed by update id) before they are confirmed, and are worked once each, in order per
+//! chat, by the one instance that holds the lease; the bot's and staff's messages go out
+//! through the outbox. It never logs the bot token, a chat id or what citizens wrote.
 
 mod inbound;
 mod render;
 mod texts;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -34,12 +33,15 @@ use teloxide::types::{
     ReplyParameters, Update,
 };
 
-use crate::channels::outbox::{Outbox, SendError, Sender};
-use crate::conversations::{ConversationError, Conversations, now_ms};
-use crate::dialogue::{HandoffReason, Inbound, Outcome, Reply};
+use crate::channels::outbox::{SendError, Sender};
+use crate::channels::runtime::{
+    Adapter, Backoff, Begun, Runtime, RuntimeSettings, Turn, WorkError,
+};
+use crate::conversations::{Conversations, now_ms};
+use crate::dialogue::{HandoffReason, Inbound, Outcome};
 use crate::language::Lang;
 use crate::store::{
-    Author, Channel, Conversation, Message, NewMessage, StoreError, StoredUpdate, UpdateMark,
+    Author, Channel, Conversation, Delivery, Message, NewMessage, Received, StoreError,
 };
 use crate::web::{ApiError, ErrorBody};
 
@@ -57,20 +59,11 @@ const ALLOWED: [AllowedUpdate; 3] = [
     AllowedUpdate::EditedMessage,
     AllowedUpdate::CallbackQuery,
 ];
-/// Updates taken from the store at once; one chat's updates run in order, chats side by side.
-const BATCH: i64 = 100;
-/// The lease of the one instance that polls and processes.
-const LEASE: &str = "telegram";
-/// How often the worker looks for updates that another instance's webhook received.
-const WORKER_TICK: Duration = Duration::from_secs(1);
-/// Waits after a failed call to Telegram: doubled each time up to the maximum.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Waits after a failed call to Telegram, unless it says how long.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
 /// Attempts for an answer Telegram could not give (a 5xx, a broken response) before the
 /// message is given up; network errors and 429 are retried until they pass.
 const UNCLEAR_ATTEMPTS: u32 = 5;
-/// Processed update ids are kept this long: the Bot API repeats an update for at most a day.
-const KEEP_UPDATE_IDS: Duration = Duration::from_secs(2 * 86_400);
 
 pub use super::SettingsError;
 
@@ -243,14 +236,6 @@ impl BotToken {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum ChannelError {
-    #[error(transparent)]
-    Conversation(#[from] ConversationError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// A call to Telegram that will not succeed by trying again.
 #[derive(Debug, thiserror::Error)]
 #[error("{what}: {error}")]
@@ -259,18 +244,15 @@ struct Undeliverable {
     error: RequestError,
 }
 
-/// The running channel: shared by the webhook route and the background tasks.
+/// The running channel: the Telegram adapter of the shared [`Runtime`], the webhook route,
+/// and the sender of the bot's and staff's messages.
 pub struct Telegram {
     bot: Bot,
     settings: TelegramSettings,
-    conversations: Conversations,
+    runtime: Arc<Runtime>,
     webhook_path: String,
     webhook_secret: String,
-    /// This process's name in the lease.
-    holder: String,
-    holding: AtomicBool,
     me: OnceLock<BotIdentity>,
-    wake: tokio::sync::Notify,
 }
 
 impl Telegram {
@@ -285,16 +267,21 @@ impl Telegram {
             .build()?;
         let bot =
             Bot::with_client(token.0.expose_secret(), client).set_api_url(settings.api_url.clone());
+        let runtime = Runtime::new(
+            conversations,
+            Channel::Telegram,
+            RuntimeSettings {
+                lease: settings.lease,
+                ..RuntimeSettings::default()
+            },
+        );
         Ok(Arc::new(Telegram {
             bot,
             webhook_path: token.webhook_path(),
             webhook_secret: token.webhook_secret(),
             settings,
-            conversations,
-            holder: uuid::Uuid::new_v4().to_string(),
-            holding: AtomicBool::new(false),
+            runtime,
             me: OnceLock::new(),
-            wake: tokio::sync::Notify::new(),
         }))
     }
 
@@ -312,45 +299,31 @@ impl Telegram {
             .with_state(self.clone())
     }
 
-    /// Runs the channel until the process ends: learns the bot's name, takes part in the
-    /// lease, and, while holding it, polls (polling mode) and processes updates.
-    pub async fn run(self: Arc<Self>) {
-        // Staff replies go out from every instance: the outbox leases each one.
-        Outbox::new(
-            self.conversations.clone(),
-            Arc::new(StaffReplies(self.clone())),
-        )
-        .spawn();
-        let me = self.identify().await;
-        tracing::info!(bot = %me.username, mode = ?self.settings.mode, "Telegram channel running");
-        let _ = self.me.set(me);
-        tokio::spawn(self.clone().keep_lease());
-        match self.settings.mode {
-            Mode::Polling => {
-                tokio::spawn(self.clone().poll());
+    /// Starts the channel: learns the bot's name, then runs on the shared runtime (the
+    /// lease, the inbox worker, the outbox) and, while holding the lease, polls (polling
+    /// mode).
+    pub fn start(self: &Arc<Self>) {
+        let t = self.clone();
+        self.runtime.spawn(async move {
+            let me = t.identify().await;
+            tracing::info!(bot = %me.username, mode = ?t.settings.mode, "Telegram channel running");
+            let _ = t.me.set(me);
+            t.runtime.start(t.clone(), Arc::new(Deliveries(t.clone())));
+            match t.settings.mode {
+                Mode::Polling => t.poll().await,
+                Mode::Webhook => t.register_webhook().await,
             }
-            Mode::Webhook => {
-                tokio::spawn(self.clone().register_webhook());
-            }
-        }
-        self.work().await;
+        });
     }
 
-    /// Gives the lease up so another instance takes over at once (on a clean shutdown).
+    /// Stops on a clean shutdown and gives the lease up, so another instance takes over at
+    /// once.
     pub async fn stop(&self) {
-        if self.holding.swap(false, Ordering::SeqCst)
-            && let Err(e) = self
-                .conversations
-                .store()
-                .release_lease(LEASE, &self.holder)
-                .await
-        {
-            tracing::warn!(error = %e, "Telegram lease not released; it expires by itself");
-        }
+        self.runtime.stop().await;
     }
 
     async fn identify(&self) -> BotIdentity {
-        let mut backoff = FIRST_BACKOFF;
+        let mut retry = BACKOFF.start();
         loop {
             match self.bot.get_me().await {
                 Ok(me) => {
@@ -361,53 +334,22 @@ impl Telegram {
                 }
                 Err(RequestError::Api(BotApiError::InvalidToken)) => {
                     tracing::error!("Telegram refuses the bot token: check {TOKEN_VARIABLE}");
-                    tokio::time::sleep(MAX_BACKOFF).await;
+                    self.runtime.pause(BACKOFF.max).await;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "Telegram getMe failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let wait = retry.failed(retry_after(&e));
+                    tracing::warn!(error = %e, retry_in = ?wait, "Telegram getMe failed");
+                    self.runtime.pause(wait).await;
                 }
             }
         }
     }
 
     fn me(&self) -> &BotIdentity {
-        self.me.get().expect("the worker starts after getMe")
+        self.me.get().expect("the runtime starts after getMe")
     }
 
-    /// Takes and renews the lease: only its holder polls and processes.
-    async fn keep_lease(self: Arc<Self>) {
-        let store = self.conversations.store().clone();
-        let ttl = self.settings.lease;
-        loop {
-            let now = now_ms();
-            let held = match store
-                .take_lease(LEASE, &self.holder, now, now + ttl.as_millis() as i64)
-                .await
-            {
-                Ok(held) => held,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Telegram lease not renewed");
-                    false
-                }
-            };
-            let was = self.holding.swap(held, Ordering::SeqCst);
-            if held && !was {
-                tracing::info!("this instance now receives and answers Telegram updates");
-                self.wake.notify_one();
-            } else if was && !held {
-                tracing::warn!("another instance has taken over Telegram");
-            }
-            tokio::time::sleep(ttl / 3).await;
-        }
-    }
-
-    fn holding(&self) -> bool {
-        self.holding.load(Ordering::SeqCst)
-    }
-
-    async fn register_webhook(self: Arc<Self>) {
+    async fn register_webhook(&self) {
         let Some(base) = &self.settings.public_url else {
             return;
         };
@@ -429,202 +371,108 @@ impl Telegram {
         }
     }
 
-    /// Long polling: `getUpdates`, keep the batch in the store, confirm it with the next call.
-    async fn poll(self: Arc<Self>) {
-        let store = self.conversations.store().clone();
+    /// Long polling while this instance holds the lease: `getUpdates`, keep the batch in the
+    /// inbox, confirm it with the next call.
+    async fn poll(&self) {
         let mut offset: Option<i32> = None;
-        let mut backoff = FIRST_BACKOFF;
+        let mut retry = BACKOFF.start();
         let mut webhook_removed = false;
         loop {
-            if !self.holding() {
+            if !self.runtime.holding() {
                 // Another instance polls; when this one takes over, Telegram's own record of
                 // what was confirmed is where it starts.
                 offset = None;
-                tokio::time::sleep(self.settings.lease / 3).await;
-                continue;
+                if !self.runtime.held().await {
+                    return;
+                }
             }
-            if !webhook_removed {
+            let failed = if !webhook_removed {
                 // A bot with a webhook cannot be polled.
                 match self.bot.delete_webhook().await {
-                    Ok(_) => webhook_removed = true,
+                    Ok(_) => {
+                        webhook_removed = true;
+                        None
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "Telegram deleteWebhook failed");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
+                        Some(retry_after(&e))
                     }
                 }
-            }
-            let mut request = self
-                .bot
-                .get_updates()
-                .timeout(self.settings.poll_timeout.as_secs() as u32)
-                .allowed_updates(ALLOWED);
-            if let Some(o) = offset {
-                request = request.offset(o);
-            }
-            match request.await {
-                Ok(updates) => {
-                    backoff = FIRST_BACKOFF;
-                    let Some(last) = updates.iter().map(|u| u.id.0).max() else {
-                        continue;
-                    };
-                    let received: Vec<StoredUpdate> = updates.iter().map(received).collect();
-                    match store.receive_telegram_updates(&received, now_ms()).await {
-                        Ok(new) => {
-                            metrics::counter!("rathaus_telegram_updates_received_total", "mode" => "polling")
-                                .increment(new);
-                            // Kept: the next call confirms them to Telegram.
-                            offset = Some(i32::try_from(last + 1).unwrap_or(i32::MAX));
-                            self.wake.notify_one();
+            } else {
+                let mut request = self
+                    .bot
+                    .get_updates()
+                    .timeout(self.settings.poll_timeout.as_secs() as u32)
+                    .allowed_updates(ALLOWED);
+                if let Some(o) = offset {
+                    request = request.offset(o);
+                }
+                match request.await {
+                    Ok(updates) => match updates.iter().map(|u| u.id.0).max() {
+                        None => None,
+                        Some(last) => {
+                            let received: Vec<Received> = updates.iter().map(received).collect();
+                            match self.runtime.receive(&received).await {
+                                Ok(_) => {
+                                    // Kept: the next call confirms them to Telegram.
+                                    offset = Some(i32::try_from(last + 1).unwrap_or(i32::MAX));
+                                    None
+                                }
+                                Err(e) => {
+                                    // Not confirmed: Telegram sends them again.
+                                    tracing::warn!(error = %e, "Telegram updates not stored; asking again");
+                                    Some(None)
+                                }
+                            }
                         }
-                        Err(e) => {
-                            // Not confirmed: Telegram sends them again.
-                            tracing::warn!(error = %e, "Telegram updates not stored; asking again");
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                        }
-                    }
-                }
-                Err(RequestError::RetryAfter(s)) => {
-                    metrics::counter!("rathaus_telegram_rate_limited_total").increment(1);
-                    tokio::time::sleep(s.duration()).await;
-                }
-                Err(e) => {
-                    if matches!(
-                        e,
-                        RequestError::Api(BotApiError::TerminatedByOtherGetUpdates)
-                    ) {
-                        tracing::warn!(
-                            "another program polls this bot: Telegram ends one of the two calls"
-                        );
-                    } else {
-                        tracing::warn!(error = %e, retry_in = ?backoff, "Telegram getUpdates failed");
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    /// Processes stored updates while this instance holds the lease.
-    async fn work(self: Arc<Self>) {
-        let store = self.conversations.store().clone();
-        let mut tick = tokio::time::interval(WORKER_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pruned_at = 0;
-        loop {
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tick.tick() => {}
-            }
-            if !self.holding() {
-                continue;
-            }
-            loop {
-                let batch = match store.pending_telegram_updates(BATCH).await {
-                    Ok(b) => b,
+                    },
                     Err(e) => {
-                        tracing::warn!(error = %e, "pending Telegram updates not read");
-                        break;
+                        if matches!(
+                            e,
+                            RequestError::Api(BotApiError::TerminatedByOtherGetUpdates)
+                        ) {
+                            tracing::warn!(
+                                "another program polls this bot: Telegram ends one of the two calls"
+                            );
+                        } else if !matches!(e, RequestError::RetryAfter(_)) {
+                            tracing::warn!(error = %e, "Telegram getUpdates failed");
+                        }
+                        Some(retry_after(&e))
                     }
-                };
-                if batch.is_empty() || !self.process_batch(batch).await {
-                    break;
                 }
-            }
-            let now = now_ms();
-            if now - pruned_at > 3_600_000 {
-                pruned_at = now;
-                match store
-                    .prune_telegram_updates(now - KEEP_UPDATE_IDS.as_millis() as i64)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(forgotten = n, "old Telegram update ids forgotten"),
-                    Err(e) => tracing::warn!(error = %e, "old Telegram update ids not pruned"),
+            };
+            match failed {
+                None => retry.passed(),
+                Some(asked) => {
+                    let wait = retry.failed(asked);
+                    self.runtime.pause(wait).await;
                 }
             }
         }
     }
 
-    /// Processes a batch, each chat's updates in order and chats side by side; true when
-    /// every update was finished (so the next batch may follow at once).
-    async fn process_batch(&self, batch: Vec<StoredUpdate>) -> bool {
-        let mut chats: BTreeMap<Option<i64>, Vec<StoredUpdate>> = BTreeMap::new();
-        for u in batch {
-            chats.entry(u.chat_id).or_default().push(u);
-        }
-        let results = futures::future::join_all(chats.into_values().map(|updates| async move {
-            for u in updates {
-                if let Err(e) = self.process(&u).await {
-                    // Left pending: tried again on the next round, and this chat waits.
-                    tracing::warn!(update_id = u.update_id, error = %e, "Telegram update not processed yet");
-                    return false;
-                }
-            }
-            true
-        }))
-        .await;
-        results.into_iter().all(|ok| ok)
-    }
-
-    async fn process(&self, pending: &StoredUpdate) -> Result<(), ChannelError> {
-        let store = self.conversations.store();
-        match serde_json::from_str::<Update>(&pending.payload) {
-            Ok(update) => match inbound::read(&update, self.me()) {
-                Incoming::Ignored(why) => {
-                    tracing::debug!(
-                        update_id = pending.update_id,
-                        why,
-                        "Telegram update left alone"
-                    );
-                }
-                Incoming::Message(m) => self.on_message(pending.update_id, m).await?,
-                Incoming::Button(b) => self.on_button(pending.update_id, b).await?,
-            },
-            Err(e) => {
-                // Kept no longer: it would fail the same way every time.
-                tracing::warn!(update_id = pending.update_id, error = %e, "unreadable Telegram update dropped");
-            }
-        }
-        store
-            .finish_telegram_update(pending.update_id, now_ms())
-            .await?;
-        metrics::counter!("rathaus_telegram_updates_processed_total").increment(1);
-        Ok(())
-    }
-
-    async fn on_message(&self, update_id: i64, m: CitizenMessage) -> Result<(), ChannelError> {
+    async fn on_message(&self, turn: &Turn<'_>, m: CitizenMessage) -> Result<(), WorkError> {
         let conversation = self.conversation_of(m.from.chat).await?;
         let said = match &m.content {
             Content::Text(t) => t.clone(),
             Content::Command(c) => c.as_str().to_string(),
             Content::Media(media) => media.transcript(),
         };
-        let mark = self
-            .conversations
-            .store()
-            .mark_telegram_update(update_id, conversation.id)
-            .await?;
-        let lines = match self.recorded(&mark, &said).await? {
-            Some(Recorded::Answered(line)) => vec![line],
-            Some(Recorded::Unanswered) if m.content == Content::Command(Command::Person) => {
-                self.hand_over(&conversation, &m.from).await?
-            }
-            Some(Recorded::Unanswered) => Vec::new(),
-            None => self.respond(&conversation, &m, said).await?,
-        };
         // In groups, and for a corrected question, the answer quotes what it answers.
-        let reply_to = (m.from.group || m.edited).then_some(m.message_id);
-        for line in &lines {
-            self.send_line(m.from.chat, line, reply_to).await;
+        let reply_to = (m.from.group || m.edited).then(|| m.message_id.to_string());
+        let reply_to = reply_to.as_deref();
+        match turn.begin(conversation.id, &said).await? {
+            Begun::Fresh => self.respond(&conversation, &m, said, reply_to).await,
+            Begun::Recorded { answered: false }
+                if m.content == Content::Command(Command::Person) =>
+            {
+                self.hand_over(&conversation, &m.from, reply_to).await
+            }
+            Begun::Recorded { .. } => Ok(()),
         }
-        Ok(())
     }
 
-    async fn on_button(&self, update_id: i64, b: ButtonPress) -> Result<(), ChannelError> {
+    async fn on_button(&self, turn: &Turn<'_>, b: ButtonPress) -> Result<(), WorkError> {
         let lang = b.from.lang.unwrap_or(Lang::De);
         // Acknowledged first, so the button stops spinning; a repeat after a restart is
         // refused by Telegram as too old, which changes nothing.
@@ -652,50 +500,42 @@ impl Telegram {
         let conversation = self.conversation_of(b.from.chat).await?;
         let said = match &choice {
             Choice::Entry(id) => self
-                .conversations
+                .runtime
+                .conversations()
                 .dialogue()
                 .entry_ref(id.as_str(), lang)
                 .map_or_else(|| id.to_string(), |e| e.name),
             Choice::Person => render::person_label(lang).to_string(),
         };
-        let mark = self
-            .conversations
-            .store()
-            .mark_telegram_update(update_id, conversation.id)
-            .await?;
-        let lines = match (self.recorded(&mark, &said).await?, &choice) {
-            (Some(Recorded::Answered(line)), _) => vec![line],
-            (Some(Recorded::Unanswered), Choice::Person) => {
-                self.hand_over(&conversation, &b.from).await?
+        match (turn.begin(conversation.id, &said).await?, &choice) {
+            (Begun::Recorded { answered: false }, Choice::Person) => {
+                self.hand_over(&conversation, &b.from, None).await
             }
-            (Some(Recorded::Unanswered), _) => Vec::new(),
-            (None, Choice::Entry(id)) => {
+            (Begun::Recorded { .. }, _) => Ok(()),
+            (Begun::Fresh, Choice::Entry(id)) => {
                 let inbound = Inbound {
                     text: said,
                     lang: b.from.lang,
                     choice: Some(id.clone()),
                 };
-                self.ask(&conversation, &inbound).await?
+                self.ask(&conversation, &inbound, None).await
             }
-            (None, Choice::Person) => {
-                self.record(&conversation, &said, None).await?;
-                self.hand_over(&conversation, &b.from).await?
+            (Begun::Fresh, Choice::Person) => {
+                self.record(&conversation, &said, None, None).await?;
+                self.hand_over(&conversation, &b.from, None).await
             }
-        };
-        for line in &lines {
-            self.send_line(b.from.chat, line, None).await;
         }
-        Ok(())
     }
 
-    /// What a citizen's message gets: the core's reply, or the channel's own for commands
-    /// and media. Recorded in the transcript before anything is sent.
+    /// Records what a citizen's message gets: the core's reply, or the channel's own for
+    /// commands and media. The outbox sends it.
     async fn respond(
         &self,
         conversation: &Conversation,
         m: &CitizenMessage,
         said: String,
-    ) -> Result<Vec<BotLine>, ChannelError> {
+        reply_to: Option<&str>,
+    ) -> Result<(), WorkError> {
         let lang = m
             .from
             .lang
@@ -709,30 +549,21 @@ impl Telegram {
                     lang: m.from.lang,
                     choice: None,
                 };
-                return self.ask(conversation, &inbound).await;
+                return self.ask(conversation, &inbound, reply_to).await;
             }
             // While a person has the conversation the bot says nothing: the line is for them.
             _ if conversation.state.with_staff() => {
-                self.record(conversation, &said, None).await?;
-                return Ok(Vec::new());
+                return self.record(conversation, &said, None, reply_to).await;
             }
             Content::Command(Command::Person) => {
-                self.record(conversation, &said, None).await?;
-                return self.hand_over(conversation, &m.from).await;
+                self.record(conversation, &said, None, reply_to).await?;
+                return self.hand_over(conversation, &m.from, reply_to).await;
             }
             Content::Command(Command::Start) => texts::greeting(lang, privacy),
             Content::Command(Command::Help) => texts::help(lang, privacy),
             Content::Media(_) => texts::media_note(lang),
         };
-        let line = BotLine {
-            outcome: Some(Outcome::Smalltalk),
-            text,
-            entries: Vec::new(),
-            offer_handoff: false,
-            lang,
-        };
-        self.record(conversation, &said, Some(&line)).await?;
-        Ok(vec![line])
+        self.record(conversation, &said, Some(text), reply_to).await
     }
 
     /// A question through the core.
@@ -740,16 +571,13 @@ impl Telegram {
         &self,
         conversation: &Conversation,
         inbound: &Inbound,
-    ) -> Result<Vec<BotLine>, ChannelError> {
-        let reply = self
-            .conversations
-            .message(conversation, inbound, Channel::Telegram)
+        reply_to: Option<&str>,
+    ) -> Result<(), WorkError> {
+        self.runtime
+            .conversations()
+            .message_in_reply(conversation, inbound, Channel::Telegram, reply_to)
             .await?;
-        Ok(if reply.silent {
-            Vec::new()
-        } else {
-            vec![line_of(&reply)]
-        })
+        Ok(())
     }
 
     /// `/mensch` or the button: into the staff queue (nothing to say if already there).
@@ -757,73 +585,51 @@ impl Telegram {
         &self,
         conversation: &Conversation,
         from: &Origin,
-    ) -> Result<Vec<BotLine>, ChannelError> {
+        reply_to: Option<&str>,
+    ) -> Result<(), WorkError> {
         // Already with staff, the core would repeat its handoff reply; the chat hears nothing.
         if conversation.state.with_staff() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let lang = from.lang.or(conversation.context.lang).unwrap_or(Lang::De);
-        let reply = self
-            .conversations
-            .request_handoff(conversation, HandoffReason::Requested, lang)
+        self.runtime
+            .conversations()
+            .request_handoff_in_reply(conversation, HandoffReason::Requested, lang, reply_to)
             .await?;
-        Ok(vec![line_of(&reply)])
+        Ok(())
     }
 
-    /// Records the citizen's line and the bot's answer to it in one go, and tells the console.
+    /// Records the citizen's line and the channel's own answer to it in one go.
     async fn record(
         &self,
         conversation: &Conversation,
         said: &str,
-        answer: Option<&BotLine>,
-    ) -> Result<(), ChannelError> {
+        answer: Option<String>,
+        reply_to: Option<&str>,
+    ) -> Result<(), WorkError> {
         let mut lines = vec![NewMessage::citizen(Channel::Telegram, said)];
-        if let Some(a) = answer {
+        if let Some(text) = answer {
             lines.push(NewMessage {
                 author: Author::Bot,
-                outcome: a.outcome,
-                ..NewMessage::citizen(Channel::Telegram, a.text.clone())
+                outcome: Some(Outcome::Smalltalk),
+                in_reply_to: reply_to.map(str::to_string),
+                ..NewMessage::citizen(Channel::Telegram, text)
             });
         }
-        self.conversations
+        self.runtime
+            .conversations()
             .record(conversation, &lines, conversation.state)
             .await?;
         Ok(())
     }
 
-    /// After a restart: whether an earlier attempt at this update recorded its turn, and the
-    /// bot's line then, so that it is sent rather than asked again.
-    async fn recorded(
-        &self,
-        mark: &UpdateMark,
-        said: &str,
-    ) -> Result<Option<Recorded>, ChannelError> {
-        if mark.first_attempt {
-            return Ok(None);
-        }
-        let transcript = self.conversations.transcript(mark.conversation).await?;
-        let mut after = transcript.iter().filter(|m| m.seq > mark.seq);
-        if !after
-            .by_ref()
-            .any(|m| m.author == Author::Citizen && m.text == said)
-        {
-            return Ok(None);
-        }
-        let bot = after
-            .take_while(|m| m.author != Author::Citizen)
-            .find(|m| m.author == Author::Bot);
-        Ok(Some(match bot {
-            Some(m) => Recorded::Answered(self.line_of_message(m)),
-            None => Recorded::Unanswered,
-        }))
-    }
-
+    /// A recorded bot message as the chat shows it.
     fn line_of_message(&self, m: &Message) -> BotLine {
         let lang = crate::language::detect(&m.text);
         let entries = m
             .entries
             .iter()
-            .filter_map(|id| self.conversations.dialogue().entry_ref(id, lang))
+            .filter_map(|id| self.runtime.conversations().dialogue().entry_ref(id, lang))
             .collect();
         BotLine {
             outcome: m.outcome,
@@ -835,35 +641,30 @@ impl Telegram {
     }
 
     /// The chat's conversation, started on its first message.
-    async fn conversation_of(&self, chat: i64) -> Result<Conversation, ChannelError> {
+    async fn conversation_of(&self, chat: i64) -> Result<Conversation, WorkError> {
         if let Some(c) = self.linked_conversation(chat).await? {
             return Ok(c);
         }
-        let store = self.conversations.store();
-        let started = self.conversations.start(Channel::Telegram).await?;
+        let conversations = self.runtime.conversations();
+        let store = conversations.store();
+        let started = conversations.start(Channel::Telegram).await?;
         if !store.link_telegram_chat(chat, started.id, now_ms()).await? {
             // The chat got one meanwhile: that one counts.
             store.delete_conversation(started.id).await?;
-            return self
+            return Ok(self
                 .linked_conversation(chat)
                 .await?
-                .ok_or_else(|| StoreError::Conflict.into());
+                .ok_or(StoreError::Conflict)?);
         }
-        store
+        Ok(store
             .conversation(started.id)
             .await?
-            .ok_or_else(|| StoreError::NotFound.into())
-    }
-
-    async fn send_line(&self, chat: i64, line: &BotLine, reply_to: Option<i32>) {
-        for part in render::bot_line(line) {
-            self.send(chat, &part, reply_to).await;
-        }
+            .ok_or(StoreError::NotFound)?)
     }
 
     /// The conversation the chat is linked to, if it has one.
-    async fn linked_conversation(&self, chat: i64) -> Result<Option<Conversation>, ChannelError> {
-        let store = self.conversations.store();
+    async fn linked_conversation(&self, chat: i64) -> Result<Option<Conversation>, StoreError> {
+        let store = self.runtime.conversations().store();
         Ok(match store.telegram_conversation(chat).await? {
             Some(id) => store.conversation(id).await?,
             None => None,
@@ -902,40 +703,13 @@ impl Telegram {
     /// A group that became a supergroup: its conversation moves along.
     async fn moved(&self, from: i64, to: i64) {
         if let Err(e) = self
-            .conversations
+            .runtime
+            .conversations()
             .store()
             .move_telegram_chat(from, to)
             .await
         {
             tracing::warn!(error = %e, "moved Telegram group not recorded");
-        }
-    }
-
-    /// Sends one of the bot's messages, retrying as [`Telegram::call`] does and following a
-    /// group that became a supergroup; a message Telegram refuses for good (the citizen
-    /// blocked the bot, the chat is gone) is logged and dropped.
-    async fn send(&self, chat: i64, part: &Outgoing, reply_to: Option<i32>) {
-        let mut chat = chat;
-        for _ in 0..2 {
-            let request = self.message_request(chat, part, reply_to);
-            match self.call("sendMessage", &request).await {
-                Ok(_) => {
-                    metrics::counter!("rathaus_telegram_messages_sent_total").increment(1);
-                    return;
-                }
-                Err(Undeliverable {
-                    error: RequestError::MigrateToChatId(to),
-                    ..
-                }) => {
-                    self.moved(chat, to.0).await;
-                    chat = to.0;
-                }
-                Err(e) => {
-                    metrics::counter!("rathaus_telegram_messages_undeliverable_total").increment(1);
-                    tracing::warn!(error = %e, "Telegram message not delivered");
-                    return;
-                }
-            }
         }
     }
 
@@ -949,51 +723,73 @@ impl Telegram {
     where
         R: Request<Err = RequestError>,
     {
-        let mut backoff = FIRST_BACKOFF;
+        let mut retry = BACKOFF.start();
         let mut unclear = 0;
         loop {
             let error = match request.send_ref().await {
                 Ok(out) => return Ok(out),
                 Err(e) => e,
             };
-            let wait = match &error {
-                RequestError::RetryAfter(s) => {
-                    metrics::counter!("rathaus_telegram_rate_limited_total").increment(1);
-                    tracing::info!(what, wait = ?s.duration(), "Telegram asks to slow down");
-                    s.duration()
-                }
-                RequestError::Network(_) | RequestError::Io(_) => backoff,
+            match &error {
+                RequestError::RetryAfter(_) | RequestError::Network(_) | RequestError::Io(_) => {}
                 RequestError::Api(BotApiError::Unknown(_)) | RequestError::InvalidJson { .. }
                     if unclear + 1 < UNCLEAR_ATTEMPTS =>
                 {
                     unclear += 1;
-                    backoff
                 }
                 _ => return Err(Undeliverable { what, error }),
-            };
-            if !matches!(error, RequestError::RetryAfter(_)) {
-                tracing::warn!(what, error = %error, retry_in = ?wait, "Telegram call failed");
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+            let wait = retry.failed(retry_after(&error));
+            tracing::warn!(what, error = %error, retry_in = ?wait, "Telegram call failed");
             tokio::time::sleep(wait).await;
         }
     }
 }
 
-/// Staff replies from the console, handed over by the [`Outbox`], which keeps each until it
-/// is sent and retries when Telegram fails for now.
-struct StaffReplies(Arc<Telegram>);
-
 #[async_trait::async_trait]
-impl Sender for StaffReplies {
+impl Adapter for Telegram {
     fn channel(&self) -> Channel {
         Channel::Telegram
     }
 
-    async fn send(&self, conversation: &Conversation, message: &Message) -> Result<(), SendError> {
+    async fn work(&self, message: &Received, turn: &Turn<'_>) -> Result<(), WorkError> {
+        match serde_json::from_slice::<Update>(&message.payload) {
+            Ok(update) => match inbound::read(&update, self.me()) {
+                Incoming::Ignored(why) => {
+                    tracing::debug!(update_id = %message.key, why, "Telegram update left alone");
+                }
+                Incoming::Message(m) => self.on_message(turn, m).await?,
+                Incoming::Button(b) => self.on_button(turn, b).await?,
+            },
+            Err(e) => {
+                // Kept no longer: it would fail the same way every time.
+                tracing::warn!(update_id = %message.key, error = %e, "unreadable Telegram update dropped");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The bot's replies and staff's from the console, handed over by the outbox, which keeps
+/// each until it is sent and retries when Telegram fails for now.
+struct Deliveries(Arc<Telegram>);
+
+#[async_trait::async_trait]
+impl Sender for Deliveries {
+    fn channel(&self) -> Channel {
+        Channel::Telegram
+    }
+
+    async fn send(
+        &self,
+        conversation: &Conversation,
+        delivery: &Delivery,
+    ) -> Result<(), SendError> {
         let t = &self.0;
+        let message = &delivery.message;
         let mut chat = t
-            .conversations
+            .runtime
+            .conversations()
             .store()
             .telegram_chat(conversation.id)
             .await
@@ -1002,12 +798,28 @@ impl Sender for StaffReplies {
                 after: None,
             })?
             .ok_or_else(|| SendError::Permanent("the conversation has no Telegram chat".into()))?;
+        let parts = match message.author {
+            Author::Bot => render::bot_line(&t.line_of_message(message)),
+            _ => render::staff_message(message.author_name.as_deref(), &message.text),
+        };
+        let reply_to = delivery
+            .in_reply_to
+            .as_deref()
+            .and_then(|id| id.parse().ok());
+        let timeout = t.runtime.settings().send_timeout();
         // A long reply goes in parts; a retry sends them all again (Telegram has no way to
         // tell a repeat), which is why parts are as long as Telegram allows.
-        for part in render::staff_message(message.author_name.as_deref(), &message.text) {
+        for part in parts {
             let mut moved = false;
             loop {
-                match t.message_request(chat, &part, None).send_ref().await {
+                let request = t.message_request(chat, &part, reply_to);
+                let sent = tokio::time::timeout(timeout, request.send_ref())
+                    .await
+                    .map_err(|_| SendError::Retry {
+                        error: format!("Telegram did not answer within {timeout:?}"),
+                        after: None,
+                    })?;
+                match sent {
                     Ok(_) => {
                         metrics::counter!("rathaus_telegram_messages_sent_total").increment(1);
                         break;
@@ -1025,53 +837,41 @@ impl Sender for StaffReplies {
     }
 }
 
+/// How long Telegram asked to wait, after a 429.
+fn retry_after(e: &RequestError) -> Option<Duration> {
+    match e {
+        RequestError::RetryAfter(s) => {
+            metrics::counter!("rathaus_telegram_rate_limited_total").increment(1);
+            Some(s.duration())
+        }
+        _ => None,
+    }
+}
+
 /// Whether trying again later can help: after a 429 as long as Telegram says, after a
 /// network error or an unclear answer at the outbox's pace, never after a refusal.
 fn send_error(e: RequestError) -> SendError {
     match e {
-        RequestError::RetryAfter(s) => {
-            metrics::counter!("rathaus_telegram_rate_limited_total").increment(1);
-            SendError::Retry {
-                error: e.to_string(),
-                after: Some(s.duration()),
-            }
-        }
-        RequestError::Network(_)
+        RequestError::RetryAfter(_)
+        | RequestError::Network(_)
         | RequestError::Io(_)
         | RequestError::InvalidJson { .. }
         | RequestError::Api(BotApiError::Unknown(_)) => SendError::Retry {
+            after: retry_after(&e),
             error: e.to_string(),
-            after: None,
         },
         e => SendError::Permanent(e.to_string()),
     }
 }
 
-/// What an earlier attempt at an update left in the transcript.
-enum Recorded {
-    /// The citizen's line and the bot's answer: the answer is sent.
-    Answered(BotLine),
-    /// The citizen's line alone (the bot was silent, or stopped before answering).
-    Unanswered,
-}
-
-fn line_of(reply: &Reply) -> BotLine {
-    BotLine {
-        outcome: Some(reply.outcome),
-        text: reply.text.clone(),
-        entries: reply.entries.clone(),
-        offer_handoff: reply.offer_handoff,
-        lang: reply.lang,
-    }
-}
-
-fn received(u: &Update) -> StoredUpdate {
-    StoredUpdate {
-        update_id: i64::from(u.id.0),
-        chat_id: u.chat().map(|c| c.id.0),
-        payload: serde_json::to_string(u).unwrap_or_else(|_| {
-            // Kept with its id so that it counts as seen; processing drops it.
-            format!("{{\"update_id\":{}}}", u.id.0)
+fn received(u: &Update) -> Received {
+    Received {
+        key: u.id.0.to_string(),
+        lane: u.chat().map(|c| c.id.0.to_string()),
+        position: i64::from(u.id.0),
+        payload: serde_json::to_vec(u).unwrap_or_else(|_| {
+            // Kept with its id so that it counts as seen; working it drops it.
+            format!("{{\"update_id\":{}}}", u.id.0).into_bytes()
         }),
     }
 }
@@ -1131,26 +931,17 @@ async fn webhook(
         );
     };
     // From the text: teloxide reads an `Update` reliably only from text.
-    let chat_id = serde_json::from_slice::<Update>(&body)
+    let lane = serde_json::from_slice::<Update>(&body)
         .ok()
-        .and_then(|u| u.chat().map(|c| c.id.0));
-    let update = StoredUpdate {
-        update_id,
-        chat_id,
-        payload: String::from_utf8_lossy(&body).into_owned(),
+        .and_then(|u| u.chat().map(|c| c.id.0.to_string()));
+    let update = Received {
+        key: update_id.to_string(),
+        lane,
+        position: update_id,
+        payload: body.to_vec(),
     };
-    match t
-        .conversations
-        .store()
-        .receive_telegram_updates(std::slice::from_ref(&update), now_ms())
-        .await
-    {
-        Ok(new) => {
-            metrics::counter!("rathaus_telegram_updates_received_total", "mode" => "webhook")
-                .increment(new);
-            t.wake.notify_one();
-            StatusCode::OK.into_response()
-        }
+    match t.runtime.receive(std::slice::from_ref(&update)).await {
+        Ok(_) => StatusCode::OK.into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "Telegram update not stored; Telegram will send it again");
             refuse(
