@@ -12,6 +12,7 @@ mod import;
 mod mail_servers;
 mod outbox;
 mod phone;
+mod runtime;
 mod semantic;
 mod store;
 mod telegram;

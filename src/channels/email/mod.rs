@@ -30,6 +30,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::channels::outbox::{self, SendError};
+use crate::channels::runtime::Backoff;
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::Inbound;
 use crate::store::{
@@ -74,6 +75,8 @@ const ATTACHMENTS_LINE: &str = "Anhänge der E-Mail (vom Assistenten nicht geles
 const EMPTY_MAIL_REPLY: &str = "Guten Tag,\n\nIhre E-Mail an uns war leider leer. Bitte schreiben Sie uns Ihre Frage in einer neuen Nachricht; wir antworten gern.";
 const RATE_LIMITED_LINE: &str =
     "Keine automatische Antwort: zu viele E-Mails dieses Absenders in der letzten Stunde.";
+/// Waits after the mailbox or the mail server failed: doubled each time up to a minute.
+const BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// How long a clean shutdown waits for the mails begun to be finished.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 /// Attempts at sending a stored reply before it is given up.
@@ -224,22 +227,22 @@ impl EmailChannel {
     /// Works the mailbox while this instance holds its lease, until [`EmailChannel::stop`].
     pub async fn run(self) {
         let inner = &self.inner;
-        let mut pause = Duration::from_secs(1);
+        let mut retry = BACKOFF.start();
         while !inner.is_stopping() {
             match inner.lease().await {
                 Ok(true) => match inner.work().await {
-                    Ok(()) => pause = Duration::from_secs(1),
+                    Ok(()) => retry.passed(),
                     Err(e) => {
                         metrics::counter!("rathaus_email_errors_total").increment(1);
+                        let pause = retry.failed(None);
                         tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
                         inner.pause(pause).await;
-                        pause = (pause * 2).min(Duration::from_secs(60));
                     }
                 },
                 Ok(false) => inner.pause(inner.settings.lease / 3).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "mailbox lease not taken");
-                    inner.pause(pause).await;
+                    inner.pause(retry.failed(None)).await;
                 }
             }
         }
