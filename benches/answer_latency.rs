@@ -15,6 +15,7 @@ use std::time::Instant;
 use rathaus::app::{Answering, dialogue};
 use rathaus::catalogue;
 use rathaus::dialogue::{Context, Inbound};
+use rathaus::language::Thesaurus;
 use rathaus::semantic::Embedder;
 use rathaus::store;
 
@@ -69,16 +70,21 @@ async fn run() -> anyhow::Result<()> {
         &models.join("e5/e5-small-q4.bin"),
     )?;
     let started = Instant::now();
+    // Words read as a city's server reads them: with the thesaurus where it is installed.
+    let by_words = Answering {
+        thesaurus: Thesaurus::installed(),
+        ..Answering::default()
+    };
     let answering = Answering {
         embedder: Some(embedder.clone()),
-        ..Answering::default()
+        ..by_words.clone()
     };
     let with_meaning = dialogue(store.as_ref(), &answering).await?;
     println!(
         "catalogue embedded (287 entries' views and the intents' phrasings) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let words_only = dialogue(store.as_ref(), &Answering::default()).await?;
+    let words_only = dialogue(store.as_ref(), &by_words).await?;
 
     // The model alone: a fresh embedder, so that no vector comes from a cache.
     let fresh = Embedder::local(

@@ -48,7 +48,10 @@ async fn main() -> anyhow::Result<()> {
         channels: Some(servers.channels_dir("replies_per_sender_per_hour = 1000000")),
         console: Default::default(),
         retention: None,
-        answering: Default::default(),
+        answering: rathaus::app::Answering {
+            thesaurus: rathaus::language::Thesaurus::installed(),
+            ..Default::default()
+        },
         telegram_token: None,
         limits: Default::default(),
         metrics_listen: None,

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::catalogue;
 use crate::channels::telegram::{self, Telegram, TelegramSettings};
+use crate::config::ConfigError;
 use crate::console::ConsoleSettings;
 use crate::conversations::{Conversations, now_ms};
 use crate::dialogue::Dialogue;
@@ -17,6 +18,7 @@ use crate::dialogue::phrasings::Phrasings;
 use crate::dialogue::ranker::Ranker;
 use crate::http;
 use crate::knowledge::holidays::State;
+use crate::language::Thesaurus;
 use crate::limits::{LimitSettings, Limits};
 use crate::semantic::Embedder;
 use crate::store::{self, DatabaseUrl, Store};
@@ -36,7 +38,8 @@ pub struct Settings {
     pub answering: Answering,
     /// Staff sessions and logins in the console.
     pub console: ConsoleSettings,
-    /// The Telegram bot's token (from `RATHAUS_TELEGRAM_TOKEN`), for `channels/telegram.toml`.
+    /// The Telegram bot's token (`RATHAUS_TELEGRAM_TOKEN`, resolved by [`crate::config::secret`]),
+    /// for `channels/telegram.toml`.
     pub telegram_token: Option<SecretString>,
     /// What anonymous clients may do.
     pub limits: LimitSettings,
@@ -61,16 +64,21 @@ pub struct Answering {
     /// The city's state, whose public holidays close its offices (nationwide ones only
     /// without).
     pub state: Option<State>,
+    /// The general German thesaurus for words the catalogue lacks; read once, shared by
+    /// every index built (the catalogue is indexed again when meaning joins).
+    pub thesaurus: Option<Arc<Thesaurus>>,
 }
 
 impl Default for Answering {
-    /// By words only, with the phrasings and the ranker shipped with Rathaus.
+    /// By words only, with the phrasings and the ranker shipped with Rathaus, without a
+    /// thesaurus.
     fn default() -> Self {
         Answering {
             embedder: None,
             phrasings: Phrasings::builtin(),
             ranker: Ranker::builtin(),
             state: None,
+            thesaurus: None,
         }
     }
 }
@@ -97,6 +105,7 @@ pub async fn dialogue(store: &dyn Store, answering: &Answering) -> anyhow::Resul
         store,
         answering.embedder.as_ref(),
         answering.phrasings.clone(),
+        answering.thesaurus.clone(),
     )
     .await?;
     if answering.embedder.is_some() && knowledge.vectors.is_none() {
@@ -157,6 +166,7 @@ impl Application {
                     store.as_ref(),
                     answering.embedder.as_ref(),
                     answering.phrasings.clone(),
+                    answering.thesaurus.clone(),
                 )
                 .await
                 {
@@ -177,9 +187,9 @@ impl Application {
             Some(Ok(Some(channel))) => {
                 let token = settings.telegram_token.as_ref().ok_or_else(|| {
                     anyhow::anyhow!(
-                        "{} enables Telegram, but {} is not set",
+                        "{} enables Telegram, but {}",
                         telegram::SETTINGS_FILE,
-                        telegram::TOKEN_VARIABLE
+                        ConfigError::unset(telegram::TOKEN_VARIABLE)
                     )
                 })?;
                 let token = telegram::BotToken::try_from(token.expose_secret().to_string())?;

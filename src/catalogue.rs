@@ -2,12 +2,13 @@
 //! DLDB export or a knowledge folder, export back to files, and loading what is published.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::dialogue::Knowledge;
 use crate::dialogue::phrasings::Phrasings;
 use crate::domain::now_ms;
 use crate::knowledge::{Catalogue, Entry, ImportReport, dldb, files};
-use crate::language::Synonyms;
+use crate::language::{Synonyms, Thesaurus};
 use crate::search::{SearchError, SearchIndex};
 use crate::semantic::{self, Embedder, Matrix, Purpose, Vectors, View};
 use crate::store::{Store, StoreError, text_digest};
@@ -171,6 +172,7 @@ pub async fn knowledge(
     store: &dyn Store,
     embedder: Option<&Embedder>,
     phrasings: Phrasings,
+    thesaurus: Option<Arc<Thesaurus>>,
 ) -> Result<Knowledge, CatalogueError> {
     let catalogue = load(store).await?;
     let views: Vec<(usize, View, String)> = catalogue
@@ -181,7 +183,8 @@ pub async fn knowledge(
         .collect();
     let entries = catalogue.entries.len();
     let mut knowledge = tokio::task::spawn_blocking(move || {
-        SearchIndex::build(&catalogue).map(|index| Knowledge::new(catalogue, index, phrasings))
+        SearchIndex::build(&catalogue, thesaurus)
+            .map(|index| Knowledge::new(catalogue, index, phrasings))
     })
     .await
     .map_err(|e| CatalogueError::Store(StoreError::Database(e.to_string())))??;

@@ -8,6 +8,7 @@ pub mod app;
 pub mod catalogue;
 pub mod channels;
 pub mod commands;
+pub mod config;
 pub mod console;
 pub mod conversations;
 pub mod dialogue;

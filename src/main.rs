@@ -88,6 +88,6 @@ async fn run() -> anyhow::Result<()> {
         Command::Import(import) => catalogue::import(&database, import).await,
         Command::Export(export) => catalogue::export(&database, export).await,
         Command::Eval(args) => eval::run(&database, answering, args).await,
-        Command::Phone(command) => phone::run(&database, command).await,
+        Command::Phone(command) => phone::run(&database, answering, command).await,
     }
 }

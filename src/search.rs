@@ -341,13 +341,9 @@ fn entry_texts(e: &Entry) -> (String, String, String, String) {
 }
 
 impl SearchIndex {
-    /// Builds the index of a catalogue, with its synonym lists and the shared thesaurus.
-    pub fn build(catalogue: &Catalogue) -> Result<SearchIndex, SearchError> {
-        SearchIndex::build_with(catalogue, Thesaurus::shared())
-    }
-
-    /// Builds the index of a catalogue with the given thesaurus (or none).
-    pub fn build_with(
+    /// Builds the index of a catalogue, with its synonym lists and the given thesaurus (or
+    /// none).
+    pub fn build(
         catalogue: &Catalogue,
         thesaurus: Option<Arc<Thesaurus>>,
     ) -> Result<SearchIndex, SearchError> {
@@ -1263,7 +1259,7 @@ steuerbescheid|1\n\
         for (id, name, text) in entries {
             c.entries.push(entry(id, name, text));
         }
-        SearchIndex::build_with(&c, None).unwrap()
+        SearchIndex::build(&c, None).unwrap()
     }
 
     fn thesaurus() -> Arc<Thesaurus> {
@@ -1300,8 +1296,8 @@ steuerbescheid|1\n\
 
     #[test]
     fn a_word_only_the_thesaurus_knows_finds_the_catalogue_word() {
-        let with = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
-        let without = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let with = SearchIndex::build(&catalogue("", ""), Some(thesaurus())).unwrap();
+        let without = SearchIndex::build(&catalogue("", ""), None).unwrap();
         assert!(terms(&with, "Gewehr", Lang::De).contains(&"schusswaff".to_string()));
         assert!(!terms(&without, "Gewehr", Lang::De).contains(&"schusswaff".to_string()));
         // A compound of two real words is looked up by its last part.
@@ -1319,7 +1315,7 @@ steuerbescheid|1\n\
     fn a_real_word_whose_relatives_the_catalogue_lacks_is_about_its_first_part() {
         // The thesaurus knows "Steuerbescheid", and the catalogue none of its relatives; its
         // first part, "Steuer", is the catalogue's word.
-        let index = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
+        let index = SearchIndex::build(&catalogue("", ""), Some(thesaurus())).unwrap();
         assert!(terms(&index, "Steuerbescheid", Lang::De).contains(&"steu".to_string()));
         assert_eq!(
             found(&index, "Frage zu meinem Steuerbescheid", Lang::De),
@@ -1329,7 +1325,7 @@ steuerbescheid|1\n\
 
     #[test]
     fn an_english_word_translated_counts_as_the_german_word_itself() {
-        let index = SearchIndex::build_with(
+        let index = SearchIndex::build(
             &catalogue("", "firearms licence => waffenbesitzkarte\n"),
             None,
         )
@@ -1551,7 +1547,7 @@ steuerbescheid|1\n\
 
     #[test]
     fn a_word_said_twice_is_one_concept() {
-        let index = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let index = SearchIndex::build(&catalogue("", ""), None).unwrap();
         let concepts = |text| index.analyse(text, Lang::De).concepts.len();
         // "Fahrzeug" and "Fahrzeuge" are one stem; "Steuer" is another concept.
         assert_eq!(concepts("Fahrzeug Steuer"), 2);
@@ -1561,9 +1557,9 @@ steuerbescheid|1\n\
     #[test]
     fn a_real_word_is_not_corrected_into_another_catalogue_word() {
         // Without a thesaurus "Wagen" is taken for a typo of "wegen"; with one it is a car.
-        let without = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let without = SearchIndex::build(&catalogue("", ""), None).unwrap();
         assert!(terms(&without, "Wagen", Lang::De).contains(&"weg".to_string()));
-        let with = SearchIndex::build_with(&catalogue("", ""), Some(thesaurus())).unwrap();
+        let with = SearchIndex::build(&catalogue("", ""), Some(thesaurus())).unwrap();
         let wagen = terms(&with, "Wagen", Lang::De);
         assert!(wagen.contains(&"fahrzeug".to_string()), "{wagen:?}");
         assert!(!wagen.contains(&"weg".to_string()), "{wagen:?}");
@@ -1591,7 +1587,7 @@ steuerbescheid|1\n\
         let mut rent = entry("rente-2", "Rentenantrag", "Der Antrag auf eine Rente.");
         rent.links.forms = vec![form("Fahrzeug anmelden")];
         c.entries.extend([moving, rent]);
-        let index = SearchIndex::build_with(&c, None).unwrap();
+        let index = SearchIndex::build(&c, None).unwrap();
         let asked = "Wo bekomme ich eine Wohnungsgeberbestätigung?";
         assert_eq!(
             found(&index, asked, Lang::De).first().map(String::as_str),
@@ -1601,7 +1597,7 @@ steuerbescheid|1\n\
         assert_eq!(car.first().map(String::as_str), Some("auto"));
         assert!(!car.contains(&"rente-2".to_string()), "{car:?}");
         // The catalogue's words are in as many entries as without the forms.
-        let plain = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let plain = SearchIndex::build(&catalogue("", ""), None).unwrap();
         assert_eq!(
             index.doc_freq.get("fahrzeug"),
             plain.doc_freq.get("fahrzeug")
@@ -1623,7 +1619,7 @@ steuerbescheid|1\n\
 
     #[test]
     fn feminine_forms_and_nouns_of_verbs_find_the_catalogue_word() {
-        let index = SearchIndex::build_with(&catalogue("", ""), None).unwrap();
+        let index = SearchIndex::build(&catalogue("", ""), None).unwrap();
         assert!(terms(&index, "Doktorandin", Lang::De).contains(&language::stem("doktoranden")));
         let forschung = terms(&index, "Forschung", Lang::De);
         assert!(
@@ -1635,7 +1631,7 @@ steuerbescheid|1\n\
 
     #[test]
     fn a_foreign_country_means_abroad_in_both_languages() {
-        let index = SearchIndex::build_with(
+        let index = SearchIndex::build(
             &catalogue(
                 include_str!("../knowledge/synonyms.txt"),
                 include_str!("../knowledge/synonyms-en.txt"),

@@ -3,15 +3,20 @@
 //! settings; the core itself is built by [`app::dialogue`] only.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::app::{self, Answering};
+use crate::config::{self, ConfigError};
 use crate::dialogue::Dialogue;
 use crate::dialogue::phrasings::Phrasings;
 use crate::dialogue::ranker::Ranker;
 use crate::knowledge::holidays::State;
+use crate::language::Thesaurus;
 use crate::semantic::{Embedder, Purpose, RemoteEncoder};
 use crate::store::{self, DatabaseUrl};
-use secrecy::SecretString;
+
+/// The embedding service's key (a secret: see [`config::secret`]).
+const API_KEY_VARIABLE: &str = "RATHAUS_EMBEDDINGS_API_KEY";
 
 /// How questions are answered: meaning, intents, ranker.
 #[derive(clap::Args)]
@@ -50,6 +55,15 @@ pub struct Args {
     /// it only the nationwide holidays count.
     #[arg(long, global = true, env = "RATHAUS_STATE")]
     state: Option<State>,
+    /// The German thesaurus for words the catalogue lacks: a MyThes file, or `off` for none;
+    /// default /usr/share/mythes/th_de_DE_v2.dat where Debian's mythes-de installed it.
+    #[arg(
+        long,
+        global = true,
+        env = "RATHAUS_THESAURUS",
+        value_name = "FILE|off"
+    )]
+    thesaurus: Option<PathBuf>,
     /// The model name sent to the embedding service.
     #[arg(
         long,
@@ -63,9 +77,10 @@ pub struct Args {
 impl Args {
     /// The answering settings: the model in the process where its files are (or the
     /// service configured instead), the intents' phrasings and the ranker from their files,
-    /// each falling back to what Rathaus ships. Says at start whether meaning is on.
+    /// each falling back to what Rathaus ships, and the thesaurus. Says at start whether
+    /// meaning is on.
     pub fn answering(&self) -> anyhow::Result<Answering> {
-        let embedder = self.embedder();
+        let embedder = self.embedder()?;
         let phrasings = if self.intents.is_dir() {
             Phrasings::read_dir(&self.intents)?
         } else {
@@ -81,27 +96,36 @@ impl Args {
             phrasings,
             ranker,
             state: self.state,
+            thesaurus: self.thesaurus(),
         })
     }
 
+    /// The thesaurus, read once here and handed to every index built from these settings.
+    pub fn thesaurus(&self) -> Option<Arc<Thesaurus>> {
+        match &self.thesaurus {
+            Some(p) if p.as_os_str().eq_ignore_ascii_case("off") => None,
+            Some(p) => Thesaurus::open(p),
+            None => Thesaurus::installed(),
+        }
+    }
+
     /// `None` answers by words only: asked for, or because the model could not be loaded
-    /// (a city without the model files still gets answers).
-    fn embedder(&self) -> Option<Embedder> {
+    /// (a city without the model files still gets answers). Only a service's key given
+    /// wrongly is an error; a service without a key is called without one.
+    fn embedder(&self) -> Result<Option<Embedder>, ConfigError> {
         if self.words_only {
             tracing::info!("answering by words only (--words-only)");
-            return None;
+            return Ok(None);
         }
         if let Some(url) = &self.embeddings_url {
-            let key = std::env::var("RATHAUS_EMBEDDINGS_API_KEY")
-                .ok()
-                .map(SecretString::from);
+            let key = config::secret(API_KEY_VARIABLE)?;
             tracing::info!(url, "meaning from the embedding service");
-            return Some(Embedder::remote(RemoteEncoder::new(
+            return Ok(Some(Embedder::remote(RemoteEncoder::new(
                 url,
                 &self.embeddings_model,
                 key,
                 std::time::Duration::from_secs(30),
-            )));
+            ))));
         }
         let model = self
             .embed_model
@@ -111,7 +135,7 @@ impl Args {
             .embed_library
             .clone()
             .unwrap_or_else(|| model.with_file_name("libe5.so"));
-        match Embedder::local(&library, &model) {
+        Ok(match Embedder::local(&library, &model) {
             Ok(e) => {
                 tracing::info!(model = %model.display(), "meaning on: sentence vectors in the process");
                 Some(e)
@@ -120,7 +144,7 @@ impl Args {
                 tracing::warn!(error = %e, "meaning off, answering by words only: run tools/models.sh for the model");
                 None
             }
-        }
+        })
     }
 }
 

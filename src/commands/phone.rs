@@ -7,9 +7,18 @@ use super::answering;
 use crate::app::Answering;
 use crate::store::DatabaseUrl;
 
-/// Runs a phone tool. It answers by words only with the shipped phrasings and ranker: the
-/// answering options do not reach it.
-pub async fn run(database: &DatabaseUrl, command: Command) -> anyhow::Result<()> {
-    let dialogue = answering::dialogue(database, &Answering::default()).await?;
+/// Runs a phone tool. It answers by words only with the shipped phrasings and ranker, reading
+/// words as the server does (with the thesaurus): of the answering options only
+/// `--thesaurus` reaches it.
+pub async fn run(
+    database: &DatabaseUrl,
+    answering: &answering::Args,
+    command: Command,
+) -> anyhow::Result<()> {
+    let by_words = Answering {
+        thesaurus: answering.thesaurus(),
+        ..Answering::default()
+    };
+    let dialogue = answering::dialogue(database, &by_words).await?;
     command.run(&dialogue)
 }

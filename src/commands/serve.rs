@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
-
 use super::answering;
 use crate::app::{self, Application, Settings};
+use crate::channels::telegram;
+use crate::config;
 use crate::console::ConsoleSettings;
 use crate::console::auth::SessionPolicy;
 use crate::limits::LimitSettings;
@@ -84,20 +84,14 @@ impl Args {
             retention: (self.retention_days > 0)
                 .then(|| Duration::from_secs(self.retention_days * 86_400)),
             console: ConsoleSettings { policy },
-            telegram_token: telegram_token(),
+            // Resolved whether or not telegram.toml switches the channel on: a token given
+            // wrongly is an error either way.
+            telegram_token: config::secret(telegram::TOKEN_VARIABLE)?,
             limits: self.limits.settings(),
             metrics_listen: self.metrics_listen,
             stop_within: Duration::from_secs(self.stop_within_seconds),
         })
     }
-}
-
-/// Read from the environment, never from a flag: a token on the command line shows in `ps`.
-fn telegram_token() -> Option<SecretString> {
-    std::env::var(crate::channels::telegram::TOKEN_VARIABLE)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .map(SecretString::from)
 }
 
 /// The limits on anonymous traffic (0 switches one off); see docs/security.md.

@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 use super::{ConsoleError, ConsoleState};
 use crate::conversations::now_ms;
 use crate::store::{Session, Staff, StaffRole, Store, token_digest};
+use crate::web::ApiError;
 
 pub const SESSION_COOKIE: &str = "rathaus_session";
 pub const LOGIN_COOKIE: &str = "rathaus_login";
@@ -392,7 +393,7 @@ impl FromRequestParts<ConsoleState> for SignedIn {
         let session = match store.session(&digest).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(ToLogin.into_response()),
-            Err(e) => return Err(ConsoleError::from(e).into_response()),
+            Err(e) => return Err(ApiError::from(ConsoleError::from(e)).into_response()),
         };
         let policy = &state.console.policy;
         let now = now_ms();
@@ -423,7 +424,7 @@ impl FromRequestParts<ConsoleState> for Admin {
         if signed_in.staff().role == StaffRole::Admin {
             Ok(Admin(signed_in))
         } else {
-            Err(ConsoleError::Forbidden.into_response())
+            Err(ApiError::from(ConsoleError::Forbidden).into_response())
         }
     }
 }

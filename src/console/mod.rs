@@ -26,6 +26,7 @@ use self::pages::*;
 use crate::conversations::{Conflict, ConversationError, now_ms};
 use crate::limits::ClientAddress;
 use crate::store::{CannedReply, ConversationId, StaffId, StoreError};
+use crate::web::ApiError;
 
 /// Longest staff reply or note, in characters.
 const MAX_TEXT_CHARS: usize = 8000;
@@ -130,21 +131,17 @@ fn conflict_text(why: Conflict) -> &'static str {
     }
 }
 
-impl IntoResponse for ConsoleError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            ConsoleError::Forbidden | ConsoleError::Csrf => StatusCode::FORBIDDEN,
-            ConsoleError::NotFound => StatusCode::NOT_FOUND,
-            ConsoleError::Conflict(_) => StatusCode::CONFLICT,
-            ConsoleError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ConsoleError::Unavailable(c) => {
-                tracing::warn!(cause = %c, "console: unavailable");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ConsoleError::Internal(c) => {
-                tracing::error!(cause = %c, "console: internal error");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+/// The console shows its errors as pages, in German and without internal details; the cause
+/// of a server error goes to the log.
+impl From<ConsoleError> for ApiError {
+    fn from(e: ConsoleError) -> ApiError {
+        let (status, cause) = match &e {
+            ConsoleError::Forbidden | ConsoleError::Csrf => (StatusCode::FORBIDDEN, None),
+            ConsoleError::NotFound => (StatusCode::NOT_FOUND, None),
+            ConsoleError::Conflict(_) => (StatusCode::CONFLICT, None),
+            ConsoleError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            ConsoleError::Unavailable(c) => (StatusCode::SERVICE_UNAVAILABLE, Some(c.clone())),
+            ConsoleError::Internal(c) => (StatusCode::INTERNAL_SERVER_ERROR, Some(c.clone())),
         };
         let page = ErrorPage {
             title: if status == StatusCode::FORBIDDEN {
@@ -152,9 +149,13 @@ impl IntoResponse for ConsoleError {
             } else {
                 "Das hat nicht geklappt"
             },
-            message: self.to_string(),
+            message: e.to_string(),
         };
-        (status, page.html()).into_response()
+        ApiError::Page {
+            status,
+            page: page.html(),
+            cause,
+        }
     }
 }
 
@@ -201,7 +202,7 @@ async fn security_headers(
 ) -> Response {
     // A state-changing request from another site is refused before it is read.
     if req.method() == axum::http::Method::POST && !same_origin(req.headers(), &policy) {
-        return ConsoleError::Csrf.into_response();
+        return ApiError::from(ConsoleError::Csrf).into_response();
     }
     let mut response = next.run(req).await;
     let h = response.headers_mut();
@@ -292,7 +293,10 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login_page(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
+async fn login_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     login_form(&state, &headers, StatusCode::OK, None).await
 }
 
@@ -302,11 +306,8 @@ async fn login_form(
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&'static str>,
-) -> Response {
-    let token = match state.login_tokens().await {
-        Ok(tokens) => tokens.issue(now_ms()),
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let token = state.login_tokens().await?.issue(now_ms());
     let secure = auth::is_secure(&state.console.policy, headers);
     let cookie = auth::set_cookie(
         LOGIN_COOKIE,
@@ -315,7 +316,7 @@ async fn login_form(
         secure,
     );
     let page = LoginPage { csrf: token, error };
-    (status, [(header::SET_COOKIE, cookie)], page.html()).into_response()
+    Ok((status, [(header::SET_COOKIE, cookie)], page.html()).into_response())
 }
 
 async fn login(
@@ -323,12 +324,9 @@ async fn login(
     client: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let expected = auth::cookie_value(&headers, LOGIN_COOKIE).unwrap_or("");
-    let issued = match state.login_tokens().await {
-        Ok(tokens) => tokens.valid(&form.csrf, now_ms()),
-        Err(e) => return e.into_response(),
-    };
+    let issued = state.login_tokens().await?.valid(&form.csrf, now_ms());
     if !issued || !auth::same_secret(expected, &form.csrf) {
         return login_form(
             &state,
@@ -358,7 +356,7 @@ async fn login(
                 .append(header::SET_COOKIE, session.parse().expect("cookie"));
             r.headers_mut()
                 .append(header::SET_COOKIE, clear.parse().expect("cookie"));
-            r
+            Ok(r)
         }
         Err(auth::LoginError::Invalid) => {
             login_form(
@@ -378,17 +376,17 @@ async fn login(
                     "Zu viele Fehlversuche. Bitte warten Sie einige Minuten und versuchen Sie es dann noch einmal.",
                 ),
             )
-            .await;
+            .await?;
             r.headers_mut().insert(
                 header::RETRY_AFTER,
                 policy.account_delay.as_secs().max(1).into(),
             );
-            r
+            Ok(r)
         }
         Err(auth::LoginError::Busy) => {
-            ConsoleError::Unavailable("login checks busy".into()).into_response()
+            Err(ConsoleError::Unavailable("login checks busy".into()).into())
         }
-        Err(auth::LoginError::Store(e)) => ConsoleError::from(e).into_response(),
+        Err(auth::LoginError::Store(e)) => Err(ConsoleError::from(e).into()),
     }
 }
 
@@ -402,13 +400,14 @@ async fn logout(
     me: SignedIn,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     state
         .conversations
         .store()
         .delete_session(&me.digest)
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     let secure = auth::is_secure(&state.console.policy, &headers);
     let clear = auth::set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO), secure);
     Ok((
@@ -423,16 +422,19 @@ async fn logout(
 async fn queue_page(
     State(state): State<ConsoleState>,
     me: SignedIn,
-) -> Result<Html<String>, ConsoleError> {
+) -> Result<Html<String>, ApiError> {
     let store = state.conversations.store();
     let now = now_ms();
-    let rows = QueueRow::all(store.queue().await?, &me, now);
-    let closed = QueueRow::all(store.closed_since(now - 86_400_000, 30).await?, &me, now);
+    let rows = store.queue().await.map_err(ConsoleError::from)?;
+    let closed = store
+        .closed_since(now - 86_400_000, 30)
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(QueuePage {
         me: me.staff(),
         csrf: &me.session.csrf,
-        rows,
-        closed,
+        rows: QueueRow::all(rows, &me, now),
+        closed: QueueRow::all(closed, &me, now),
     }
     .html())
 }
@@ -440,8 +442,14 @@ async fn queue_page(
 async fn queue_rows(
     State(state): State<ConsoleState>,
     me: SignedIn,
-) -> Result<Html<String>, ConsoleError> {
-    let rows = QueueRow::all(state.conversations.store().queue().await?, &me, now_ms());
+) -> Result<Html<String>, ApiError> {
+    let queue = state
+        .conversations
+        .store()
+        .queue()
+        .await
+        .map_err(ConsoleError::from)?;
+    let rows = QueueRow::all(queue, &me, now_ms());
     Ok(QueueRowsFragment { rows }.html())
 }
 
@@ -518,7 +526,7 @@ async fn conversation_page(
     State(state): State<ConsoleState>,
     me: SignedIn,
     Path(id): Path<String>,
-) -> Result<Html<String>, ConsoleError> {
+) -> Result<Html<String>, ApiError> {
     let id = conversation_id(&id)?;
     let page = ConversationPage::load(&state, &me, id).await?;
     Ok(page.html())
@@ -528,7 +536,7 @@ async fn transcript_fragment(
     State(state): State<ConsoleState>,
     _me: SignedIn,
     Path(id): Path<String>,
-) -> Result<Html<String>, ConsoleError> {
+) -> Result<Html<String>, ApiError> {
     let id = conversation_id(&id)?;
     handed_over(&state, id).await?;
     let messages = MessageView::all(&state, id).await?;
@@ -540,10 +548,14 @@ async fn claim(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
-    state.conversations.claim(id, me.staff()).await?;
+    state
+        .conversations
+        .claim(id, me.staff())
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -552,10 +564,14 @@ async fn unassign(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
-    state.conversations.unassign(id, me.staff()).await?;
+    state
+        .conversations
+        .unassign(id, me.staff())
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(Redirect::to("/console").into_response())
 }
 
@@ -570,13 +586,14 @@ async fn transfer(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TransferForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
     state
         .conversations
         .transfer(id, me.staff(), &StaffId(form.to))
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(Redirect::to("/console").into_response())
 }
 
@@ -600,16 +617,17 @@ async fn close(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CloseForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
     if !CLOSE_OUTCOMES.iter().any(|(k, _)| *k == form.outcome) {
-        return Err(ConsoleError::Invalid("Unbekanntes Ergebnis."));
+        return Err(ConsoleError::Invalid("Unbekanntes Ergebnis.").into());
     }
     state
         .conversations
         .close(id, me.staff(), &form.outcome)
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -618,10 +636,14 @@ async fn reopen(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let id = conversation_id(&id)?;
-    state.conversations.reopen(id, me.staff()).await?;
+    state
+        .conversations
+        .reopen(id, me.staff())
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -644,12 +666,13 @@ async fn reply(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     let (id, text) = form.read(&me, &id)?;
     state
         .conversations
         .staff_reply(id, me.staff(), &text)
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -658,10 +681,14 @@ async fn note(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     let (id, text) = form.read(&me, &id)?;
     handed_over(&state, id).await?;
-    state.conversations.note(id, me.staff(), &text).await?;
+    state
+        .conversations
+        .note(id, me.staff(), &text)
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -671,12 +698,13 @@ async fn called_back(
     me: SignedIn,
     Path(id): Path<String>,
     Form(form): Form<TextForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     let (id, text) = form.read(&me, &id)?;
     state
         .conversations
         .called_back(id, me.staff(), &text)
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(back_to(id))
 }
 
@@ -686,7 +714,7 @@ async fn typing(
     me: SignedIn,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<StatusCode, ConsoleError> {
+) -> Result<StatusCode, ApiError> {
     let given = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
@@ -698,7 +726,7 @@ async fn typing(
     if c.state != crate::store::ConversationState::Claimed
         || c.assignee.as_ref() != Some(&me.staff().id)
     {
-        return Err(ConversationError::Conflict(Conflict::NotYours).into());
+        return Err(ConsoleError::from(ConversationError::Conflict(Conflict::NotYours)).into());
     }
     state.conversations.typing(id, crate::store::Author::Staff);
     Ok(StatusCode::NO_CONTENT)
@@ -709,8 +737,13 @@ async fn typing(
 async fn canned_page(
     State(state): State<ConsoleState>,
     Admin(me): Admin,
-) -> Result<Html<String>, ConsoleError> {
-    let replies = state.conversations.store().canned_replies().await?;
+) -> Result<Html<String>, ApiError> {
+    let replies = state
+        .conversations
+        .store()
+        .canned_replies()
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(CannedPage {
         me: me.staff(),
         csrf: &me.session.csrf,
@@ -730,13 +763,13 @@ async fn save_canned(
     State(state): State<ConsoleState>,
     Admin(me): Admin,
     Form(form): Form<CannedForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
     let title = form.title.trim();
     if title.is_empty() || title.chars().count() > 120 {
-        return Err(ConsoleError::Invalid(
-            "Der Titel fehlt oder ist länger als 120 Zeichen.",
-        ));
+        return Err(
+            ConsoleError::Invalid("Der Titel fehlt oder ist länger als 120 Zeichen.").into(),
+        );
     }
     let reply = CannedReply {
         id: uuid::Uuid::new_v4().to_string(),
@@ -747,7 +780,8 @@ async fn save_canned(
         .conversations
         .store()
         .put_canned_reply(&reply, now_ms())
-        .await?;
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(Redirect::to("/console/canned").into_response())
 }
 
@@ -756,9 +790,14 @@ async fn delete_canned(
     Admin(me): Admin,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
+) -> Result<Response, ApiError> {
     me.check_csrf(&form.csrf)?;
-    state.conversations.store().delete_canned_reply(&id).await?;
+    state
+        .conversations
+        .store()
+        .delete_canned_reply(&id)
+        .await
+        .map_err(ConsoleError::from)?;
     Ok(Redirect::to("/console/canned").into_response())
 }
 

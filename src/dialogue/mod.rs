@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::knowledge::holidays::State;
 use crate::knowledge::{Catalogue, Entry, EntryId, Office};
 use crate::language::{self, Lang};
-use crate::search::{Hit, SearchError, SearchIndex};
+use crate::search::{Hit, SearchIndex};
 use crate::semantic::{Similarities, Vectors};
 use decide::{Choice, Signals, Stage};
 use features::{Features, QuestionFeatures};
@@ -112,12 +112,6 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
-    /// The knowledge of a catalogue with the shipped intent phrasings, without vectors.
-    pub fn build(catalogue: Catalogue) -> Result<Knowledge, SearchError> {
-        let index = SearchIndex::build(&catalogue)?;
-        Ok(Knowledge::new(catalogue, index, Phrasings::builtin()))
-    }
-
     /// The knowledge of a catalogue, its index and the intents' phrasings, without vectors.
     pub fn new(catalogue: Catalogue, index: SearchIndex, phrasings: Phrasings) -> Knowledge {
         let names: Vec<&str> = catalogue.entries.iter().map(|e| e.name.as_str()).collect();
@@ -749,7 +743,7 @@ mod tests {
             entries,
             ..Catalogue::default()
         };
-        let index = SearchIndex::build_with(&catalogue, None).unwrap();
+        let index = SearchIndex::build(&catalogue, None).unwrap();
         Dialogue::new(
             Knowledge::new(catalogue, index, Phrasings::builtin()),
             Ranker::builtin(),
@@ -956,7 +950,7 @@ mod tests {
         let query = rows[0].clone();
         let mut with_vectors = Knowledge::new(
             kb.catalogue.clone(),
-            SearchIndex::build_with(&kb.catalogue, None).unwrap(),
+            SearchIndex::build(&kb.catalogue, None).unwrap(),
             Phrasings::builtin(),
         );
         with_vectors.vectors = crate::semantic::Vectors::new(
@@ -1018,7 +1012,7 @@ mod tests {
                                  phone number => telefon\n\
                                  opening times => öffnungszeiten\n"
             .into();
-        let index = SearchIndex::build_with(&catalogue, None).unwrap();
+        let index = SearchIndex::build(&catalogue, None).unwrap();
         d.publish(Knowledge::new(catalogue, index, Phrasings::builtin()));
         let ask = |context: &Context, text: &str| {
             let inbound = Inbound {
@@ -1111,7 +1105,7 @@ mod tests {
             let base = dialogue(Vec::new());
             let kb = base.knowledge();
             let catalogue = kb.catalogue.clone();
-            let index = SearchIndex::build_with(&catalogue, None).unwrap();
+            let index = SearchIndex::build(&catalogue, None).unwrap();
             base.publish(Knowledge::new(catalogue, index, phrasings));
             first_reply(&base, "Holen Sie mir Ihren Vorgesetzten her").outcome
         };

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Where Debian's `mythes-de` puts the thesaurus.
 pub const DEFAULT_PATH: &str = "/usr/share/mythes/th_de_DE_v2.dat";
@@ -67,35 +67,29 @@ pub struct ThesaurusError {
 }
 
 impl Thesaurus {
-    /// The thesaurus at `RATHAUS_THESAURUS` ("off" for none), else at [`DEFAULT_PATH`] when it
-    /// is installed; read once per process and shared.
-    pub fn shared() -> Option<Arc<Thesaurus>> {
-        static SHARED: OnceLock<Option<Arc<Thesaurus>>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                let path = match std::env::var("RATHAUS_THESAURUS") {
-                    Ok(p) if p.eq_ignore_ascii_case("off") || p.is_empty() => return None,
-                    Ok(p) => PathBuf::from(p),
-                    Err(_) => {
-                        let p = PathBuf::from(DEFAULT_PATH);
-                        if !p.exists() {
-                            return None;
-                        }
-                        p
-                    }
-                };
-                match Thesaurus::load(&path) {
-                    Ok(t) => {
-                        tracing::info!(path = %path.display(), words = t.words.len(), "thesaurus loaded");
-                        Some(Arc::new(t))
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "thesaurus not loaded; questions are read without it");
-                        None
-                    }
-                }
-            })
-            .clone()
+    /// The thesaurus at `path`, or `None` when it cannot be read: questions are then read
+    /// without it, and the log says why.
+    pub fn open(path: &Path) -> Option<Arc<Thesaurus>> {
+        match Thesaurus::load(path) {
+            Ok(t) => {
+                tracing::info!(path = %path.display(), words = t.words.len(), "thesaurus loaded");
+                Some(Arc::new(t))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "thesaurus not loaded; questions are read without it");
+                None
+            }
+        }
+    }
+
+    /// The thesaurus at [`DEFAULT_PATH`], where `mythes-de` is installed.
+    pub fn installed() -> Option<Arc<Thesaurus>> {
+        let path = Path::new(DEFAULT_PATH);
+        if path.exists() {
+            Thesaurus::open(path)
+        } else {
+            None
+        }
     }
 
     /// Reads a MyThes `.dat` file: an encoding line, then for each word a `word|count` line and

@@ -1,10 +1,11 @@
 //! The HTTP edge's one error type: 4xx with a stable machine-readable code and a plain
-//! message; 5xx logged with the cause, opaque to the client.
+//! message (the console's as pages of its own); 5xx logged with the cause, opaque to the
+//! client. The edges turn their own errors into this one; none answers beside it.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
 use crate::conversations::ConversationError;
@@ -35,9 +36,26 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// A refusal in an edge's own codes (the phone's `call_ended`, `audio_silent`, …), with
+    /// the sentence the telephony system says to the caller, where there is one.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        say: Option<&'static str>,
+    },
+    /// An error an edge shows as a page of its own (the console's HTML) instead of JSON. The
+    /// cause of a server error goes to the log, never into the page.
+    #[error("{status}")]
+    Page {
+        status: StatusCode,
+        page: Html<String>,
+        cause: Option<String>,
+    },
 }
 
-/// The JSON body of every error response.
+/// The JSON body of every error response (but the console's pages).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable code for programs, e.g. `invalid_json`, `empty_message`, `conversation_not_found`.
@@ -46,9 +64,68 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// What is sent: the [`ErrorBody`], and for the phone what to tell the caller.
+#[derive(Serialize)]
+struct Body {
+    #[serde(flatten)]
+    body: ErrorBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    say: Option<&'static str>,
+}
+
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// What went wrong, for people.
+    fn message(&self) -> String {
         match self {
+            // serde's message names the field and position: useful, and contains no internals.
+            ApiError::InvalidJson(detail) => {
+                format!("the request body is not valid JSON for this endpoint: {detail}")
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The cause of a server error, for the log only.
+    fn log(&self) {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "unavailable"),
+            ApiError::Page {
+                status,
+                cause: Some(cause),
+                ..
+            } => {
+                if *status == StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::warn!(%cause, "unavailable");
+                } else {
+                    tracing::error!(%cause, "internal error");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds after which a client may try again, where that is known.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Limited(r) => Some(r.retry_after.as_secs().max(1)),
+            ApiError::Unavailable(_) => Some(5),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let (message, retry_after) = (self.message(), self.retry_after());
+        let say = match &self {
+            ApiError::Refused { say, .. } => *say,
+            _ => None,
+        };
+        let (status, code) = match self {
+            ApiError::Page { status, page, .. } => return (status, page).into_response(),
+            ApiError::Refused { status, code, .. } => (status, code),
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -62,42 +139,9 @@ impl ApiError {
             ApiError::Limited(r) => (StatusCode::TOO_MANY_REQUESTS, r.limit.code()),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        match &self {
-            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
-            ApiError::Unavailable(cause) => tracing::warn!(%cause, "unavailable"),
-            _ => {}
-        }
-        let message = match &self {
-            ApiError::InvalidJson(_) => {
-                "the request body is not valid JSON for this endpoint".to_string()
-            }
-            other => other.to_string(),
         };
-        let detail = match &self {
-            // serde's message names the field and position: useful, and contains no internals.
-            ApiError::InvalidJson(d) => format!("{message}: {d}"),
-            _ => message,
-        };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                code,
-                message: detail,
-            }),
-        )
-            .into_response();
-        let retry_after = match &self {
-            ApiError::Limited(r) => Some(r.retry_after.as_secs().max(1)),
-            ApiError::Unavailable(_) => Some(5),
-            _ => None,
-        };
+        let body = ErrorBody { code, message };
+        let mut response = (status, Json(Body { body, say })).into_response();
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

@@ -355,7 +355,18 @@ async fn a_handoff_from_queue_to_claim_reply_and_close() {
 
     // Anna claims; Bernd cannot claim it any more, nor reply to it.
     assert_eq!(anna.act(&id, "claim", &[]).await, 303);
-    assert_eq!(bernd.act(&id, "claim", &[]).await, 409);
+    let r = bernd
+        .post(&format!("/console/conversations/{id}/claim"), &[])
+        .await;
+    assert_eq!(r.status(), 409);
+    // Staff are told why on a page of the console, not in the API's JSON.
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text().await.unwrap().contains("bereits übernommen"));
     assert_eq!(bernd.act(&id, "reply", &[("text", "Hallo")]).await, 409);
     // The first citizen moved up.
     let t: Value = app

@@ -1,7 +1,9 @@
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use rathaus::app::{Application, Settings};
+use rathaus::app::{Answering, Application, Settings};
 use rathaus::console::auth;
+use rathaus::language::Thesaurus;
 use rathaus::store::{Staff, StaffId, StaffRole};
 use serde_json::{Value, json};
 
@@ -127,12 +129,22 @@ pub fn test_settings(db: &Path) -> Settings {
         channels: None,
         console: Default::default(),
         retention: None,
-        answering: Default::default(),
+        answering: Answering {
+            thesaurus: installed_thesaurus(),
+            ..Answering::default()
+        },
         telegram_token: None,
         limits: Default::default(),
         metrics_listen: Some("127.0.0.1:0".into()),
         stop_within: rathaus::app::STOP_WITHIN,
     }
+}
+
+/// The thesaurus where `mythes-de` is installed (as CI installs it), read once for every
+/// server of the test run: the servers read questions as a city's does.
+fn installed_thesaurus() -> Option<Arc<Thesaurus>> {
+    static INSTALLED: OnceLock<Option<Arc<Thesaurus>>> = OnceLock::new();
+    INSTALLED.get_or_init(Thesaurus::installed).clone()
 }
 
 /// As [`spawn_app`], with settings changed by `configure` first.

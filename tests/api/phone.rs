@@ -22,11 +22,11 @@ struct Phone {
 async fn spawn_phone(model_path: Option<&Path>) -> Phone {
     let dir = tempfile::tempdir().unwrap();
     let model = model_path.map_or_else(default_model, Path::to_path_buf);
-    std::fs::write(dir.path().join("phone-token"), TOKEN).unwrap();
+    set_token_env();
     std::fs::write(
         dir.path().join("phone.toml"),
         format!(
-            "model = {:?}\nlanguage = \"de\"\nthreads = 2\nmax_seconds = 20\nlink_by = \"SMS\"\ntoken_file = \"phone-token\"\n",
+            "model = {:?}\nlanguage = \"de\"\nthreads = 2\nmax_seconds = 20\nlink_by = \"SMS\"\n",
             model.display().to_string()
         ),
     )
@@ -35,6 +35,15 @@ async fn spawn_phone(model_path: Option<&Path>) -> Phone {
         app: spawn_app_with_channels(dir.path().to_path_buf()).await,
         _channels: dir,
     }
+}
+
+/// The telephony system's token, from the environment as in production.
+fn set_token_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: set once, before any channel reads it, to the same value for every test.
+        unsafe { std::env::set_var("RATHAUS_PHONE_TOKEN", TOKEN) };
+    });
 }
 
 impl Phone {

@@ -13,7 +13,7 @@ use rathaus::channels::email::inbound::{self, EmailAddress};
 use rathaus::channels::phone::audio::{self, Encoding, TELEPHONY_RATE, WHISPER_RATE};
 use rathaus::dialogue::{Context, Dialogue, Inbound};
 use rathaus::knowledge::{dldb, files};
-use rathaus::language::{self, Lang};
+use rathaus::language::{self, Lang, Thesaurus};
 use rathaus::{catalogue, pii, store};
 use serde_json::Value;
 
@@ -471,7 +471,11 @@ impl Reader {
             catalogue::import_files(store.as_ref(), &repo().join("knowledge"))
                 .await
                 .expect("the knowledge folder imports");
-            app::dialogue(store.as_ref(), &Answering::default())
+            let answering = Answering {
+                thesaurus: Thesaurus::installed(),
+                ..Answering::default()
+            };
+            app::dialogue(store.as_ref(), &answering)
                 .await
                 .expect("the dialogue builds")
         });

@@ -1,6 +1,7 @@
 //! `channels/email.toml`: the mailbox Rathaus reads, the server it sends through, the city's
-//! address and signature, and the limits. Passwords never live in the file: they come from
-//! the environment variables the file names.
+//! address and signature, and the limits. Passwords never live in the file: the file names
+//! the environment variables they come from (each `NAME` or `NAME_FILE`, see
+//! [`crate::config::secret`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,11 +17,11 @@ pub enum SettingsError {
     File(#[from] crate::channels::SettingsFileError),
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
-    #[error("{path}: environment variable {var} (the {what} password) is not set")]
-    MissingSecret {
+    #[error("{path}: the {what} password: {source}")]
+    Secret {
         path: String,
-        var: String,
         what: &'static str,
+        source: crate::config::ConfigError,
     },
 }
 
@@ -182,15 +183,14 @@ impl EmailSettings {
         if !file.enabled {
             return Ok(None);
         }
+        // A channel switched on needs its passwords: not set is an error here.
         let secret = |var: &str, what: &'static str| -> Result<SecretString, SettingsError> {
-            std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(SecretString::from)
-                .ok_or_else(|| SettingsError::MissingSecret {
+            crate::config::secret(var)
+                .and_then(|s| s.ok_or_else(|| crate::config::ConfigError::unset(var)))
+                .map_err(|source| SettingsError::Secret {
                     path: shown.clone(),
-                    var: var.to_string(),
                     what,
+                    source,
                 })
         };
         let address = EmailAddress::try_from(file.address.as_str()).map_err(invalid)?;

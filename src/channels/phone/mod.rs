@@ -42,7 +42,7 @@ const TOKEN_ENV: &str = "RATHAUS_PHONE_TOKEN";
 
 /// The phone channel's settings: `channels/phone.toml`, the model path from
 /// `RATHAUS_WHISPER_MODEL` when the file names none, the telephony system's token from
-/// `RATHAUS_PHONE_TOKEN` or a file named in `token_file`.
+/// `RATHAUS_PHONE_TOKEN` (or `RATHAUS_PHONE_TOKEN_FILE`, see [`crate::config::secret`]).
 #[derive(Clone)]
 pub struct PhoneSettings {
     pub model: PathBuf,
@@ -68,7 +68,6 @@ struct PhoneFile {
     max_seconds: Option<u32>,
     max_reply_chars: Option<usize>,
     link_by: Option<String>,
-    token_file: Option<PathBuf>,
 }
 
 pub use super::SettingsError;
@@ -110,32 +109,21 @@ impl PhoneSettings {
             Some(m) => resolve(m, dir),
             None => default_model(),
         };
-        let token = match std::env::var(TOKEN_ENV) {
-            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
-            _ => match &file.token_file {
-                Some(f) => {
-                    let f = resolve(f, dir);
-                    std::fs::read_to_string(&f)
-                        .map_err(|e| super::SettingsFileError {
-                            path: f.display().to_string(),
-                            message: e.to_string(),
-                        })?
-                        .trim()
-                        .to_string()
-                }
-                None => String::new(),
-            },
+        let token = match crate::config::secret(TOKEN_ENV) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                // The shipped phone.toml is a template: without a token nobody can call the API.
+                tracing::warn!(
+                    "phone channel off: set {TOKEN_ENV} (or {TOKEN_ENV}_FILE) to switch it on"
+                );
+                return Ok(None);
+            }
+            // The channels' shared error has no place for a setting of the environment.
+            Err(e) => return Err(SettingsError::Invalid(e.to_string())),
         };
-        if token.is_empty() {
-            // The shipped phone.toml is a template: without a token nobody can call the API.
-            tracing::warn!(
-                "phone channel off: set {TOKEN_ENV} (or token_file in phone.toml) to switch it on"
-            );
-            return Ok(None);
-        }
-        if token.len() < 16 {
+        if token.expose_secret().len() < 16 {
             return Err(SettingsError::Invalid(format!(
-                "the phone channel needs the telephony system's token (16 characters or more) in {TOKEN_ENV} or in the file named by token_file"
+                "{TOKEN_ENV}: the telephony system's token must be 16 characters or more"
             )));
         }
         let language = match &file.language {
@@ -161,7 +149,7 @@ impl PhoneSettings {
                     .max(80),
                 link_by: file.link_by.filter(|s| !s.trim().is_empty()),
             },
-            token: SecretString::from(token),
+            token,
         }))
     }
 }
@@ -452,7 +440,7 @@ async fn start_call(
     Extension(phone): Extension<Phone>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Response, PhoneError> {
+) -> Result<Response, ApiError> {
     phone.check_token(&headers)?;
     let request: StartCall = if body.iter().all(u8::is_ascii_whitespace) {
         StartCall::default()
@@ -512,19 +500,14 @@ async fn utterance(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<PhoneReply>, Response> {
-    phone
-        .check_token(&headers)
-        .map_err(IntoResponse::into_response)?;
-    let (call, conversation) = phone
-        .open_call(&id)
-        .await
-        .map_err(IntoResponse::into_response)?;
+) -> Result<Json<PhoneReply>, ApiError> {
+    phone.check_token(&headers)?;
+    let (call, conversation) = phone.open_call(&id).await?;
     // From here on what the caller is told is said in the call's language.
     hear(&phone, &call, &conversation, &headers, body)
         .await
         .map(Json)
-        .map_err(|e| e.response(call.lang))
+        .map_err(|e| e.in_language(call.lang))
 }
 
 /// One utterance of an open call, as audio or as a transcript.
@@ -592,7 +575,7 @@ async fn end_call(
     Extension(phone): Extension<Phone>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
-) -> Result<Json<CallEnded>, PhoneError> {
+) -> Result<Json<CallEnded>, ApiError> {
     phone.check_token(&headers)?;
     let (call, conversation) = phone.open_call(&id).await?;
     // Two ends of one call at once: the second finds it ended.
@@ -602,7 +585,7 @@ async fn end_call(
         .end_call(call.conversation, now_ms())
         .await?
     {
-        return Err(PhoneError::CallEnded);
+        return Err(PhoneError::CallEnded.into());
     }
     let callback = call.callback_at.is_some()
         && call.called_back.is_none()
@@ -662,15 +645,6 @@ impl From<SpeechError> for PhoneError {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PhoneErrorBody {
-    pub code: &'static str,
-    pub message: String,
-    /// What to tell the caller; the call goes on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub say: Option<&'static str>,
-}
-
 /// What the caller is told when an utterance is refused.
 #[derive(Clone, Copy)]
 enum Say {
@@ -705,16 +679,21 @@ impl Say {
 }
 
 /// Errors before a call is known carry nothing to say; German is the fallback.
-impl IntoResponse for PhoneError {
-    fn into_response(self) -> Response {
-        self.response(Lang::De)
+impl From<PhoneError> for ApiError {
+    fn from(e: PhoneError) -> ApiError {
+        e.in_language(Lang::De)
     }
 }
 
 impl PhoneError {
-    /// The response, with what to tell the caller in `lang`.
-    fn response(self, lang: Lang) -> Response {
-        let (status, code, say) = match &self {
+    /// The error at the HTTP edge, with what to tell the caller in `lang`.
+    fn in_language(self, lang: Lang) -> ApiError {
+        let message = self.to_string();
+        let (status, code, say) = match self {
+            // What the other APIs refuse is refused as they refuse it.
+            PhoneError::Conversation(e) => return e.into(),
+            PhoneError::Store(e) => return e.into(),
+            PhoneError::Api(e) => return e,
             PhoneError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing_token", None),
             PhoneError::CallNotFound => (StatusCode::NOT_FOUND, "call_not_found", None),
             PhoneError::CallEnded => (StatusCode::CONFLICT, "call_ended", None),
@@ -754,18 +733,13 @@ impl PhoneError {
                 "speech_unavailable",
                 Some(Say::Trouble),
             ),
-            PhoneError::Invalid(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, *code, None),
-            PhoneError::Conversation(_) | PhoneError::Store(_) | PhoneError::Api(_) => {
-                return match self {
-                    PhoneError::Conversation(e) => ApiError::from(e).into_response(),
-                    PhoneError::Store(e) => ApiError::from(e).into_response(),
-                    PhoneError::Api(e) => e.into_response(),
-                    _ => unreachable!("matched above"),
-                };
-            }
+            PhoneError::Invalid(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code, None),
         };
-        let message = self.to_string();
-        let say = say.map(|s| s.text(lang));
-        (status, Json(PhoneErrorBody { code, message, say })).into_response()
+        ApiError::Refused {
+            status,
+            code,
+            message,
+            say: say.map(|s| s.text(lang)),
+        }
     }
 }
