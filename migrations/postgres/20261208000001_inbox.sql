@@ -35,3 +35,8 @@ UPDATE messages SET delivery_state = 'none'
     WHERE delivery_state IS NULL AND NOT (author = 'staff' AND channel IN ('email', 'telegram'));
 DROP INDEX messages_outbox;
 CREATE INDEX messages_outbox ON messages (channel, delivery_retry_at) WHERE delivery_state IS NULL;
+
+-- The e-mail channel keeps its mails in the inbox too; what it still keeps of each is how it
+-- ended, and whether the mailbox shows that yet (seen, or flagged for a person's look).
+ALTER TABLE email_inbound ADD COLUMN flagged_at BIGINT;
+UPDATE email_inbound SET flagged_at = updated_at WHERE state <> 'received';

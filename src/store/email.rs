@@ -161,6 +161,22 @@ pub trait EmailStore: Send + Sync {
     ) -> Result<()>;
 
     /// The thread one of these Message-IDs belongs to, the most recently active first.
+    /// Mails of a mailbox that ended (answered, ignored, failed) and whose flags the mailbox
+    /// does not show yet: (UID, how it ended).
+    async fn inbound_to_flag(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        limit: i64,
+    ) -> Result<Vec<(u32, InboundState)>>;
+    /// The mailbox shows these mails' flags now.
+    async fn inbound_flagged(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+        now: i64,
+    ) -> Result<()>;
     async fn mail_thread_of(&self, message_ids: &[String]) -> Result<Option<MailThread>>;
     async fn mail_thread(&self, conversation: ConversationId) -> Result<Option<MailThread>>;
     async fn put_mail_thread(&self, thread: &MailThread, now: i64) -> Result<()>;
@@ -290,6 +306,50 @@ macro_rules! email_store {
                 .bind(i64::from(key.uid))
                 .execute(&self.pool)
                 .await?;
+                Ok(())
+            }
+
+            async fn inbound_to_flag(
+                &self,
+                mailbox: &str,
+                uidvalidity: u32,
+                limit: i64,
+            ) -> Result<Vec<(u32, InboundState)>> {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT uid, state FROM email_inbound WHERE mailbox = $1 AND uidvalidity = $2 \
+                     AND state <> 'received' AND flagged_at IS NULL ORDER BY uid LIMIT $3",
+                )
+                .bind(mailbox)
+                .bind(i64::from(uidvalidity))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(uid, state)| Ok((u32::try_from(uid).unwrap_or(u32::MAX), InboundState::parse(&state)?)))
+                    .collect()
+            }
+
+            async fn inbound_flagged(
+                &self,
+                mailbox: &str,
+                uidvalidity: u32,
+                uids: &[u32],
+                now: i64,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for uid in uids {
+                    sqlx::query(
+                        "UPDATE email_inbound SET flagged_at = $1 \
+                         WHERE mailbox = $2 AND uidvalidity = $3 AND uid = $4",
+                    )
+                    .bind(now)
+                    .bind(mailbox)
+                    .bind(i64::from(uidvalidity))
+                    .bind(i64::from(*uid))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -588,6 +588,37 @@ pub async fn store_suite(store: &dyn Store) {
             .unwrap()
     );
 
+    // What the mailbox must show: the mails that ended and are not flagged yet, once.
+    let failed = MailKey { uid: 13, ..key };
+    store
+        .begin_inbound(other, "m2@example.org", 4)
+        .await
+        .unwrap();
+    store
+        .begin_inbound(failed, "m3@example.org", 4)
+        .await
+        .unwrap();
+    store
+        .set_inbound(failed, InboundState::Failed, Some("too large"), None, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.inbound_to_flag(&mailbox, 7, 10).await.unwrap(),
+        [(11, InboundState::Done), (13, InboundState::Failed)],
+        "not the one still being worked"
+    );
+    store
+        .inbound_flagged(&mailbox, 7, &[11, 13], 6)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .inbound_to_flag(&mailbox, 7, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Threads are found by any of their Message-IDs.
     let c = rathaus::store::Conversation {
         id: ConversationId::new(),
@@ -781,75 +812,70 @@ async fn killed_with_sigkill_mid_batch_every_mail_is_answered_exactly_once() {
     }
 }
 
-/// A mail another instance is still working (it lost the mailbox lease mid-batch) is left to
-/// it: the transcript gets its lines once, and the mail is answered once that claim ends.
+/// The mailbox is worked by the instance that holds the channel's lease: while another one
+/// holds it, a new mail is neither filed nor answered here; once the lease is free, it is
+/// answered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mail_claimed_by_another_instance_is_left_to_it() {
+async fn while_another_instance_holds_the_mailbox_its_mail_is_left_to_it() {
     let servers = MailServers::start().await;
-    let app = spawn_app_with_channels(servers.channels_dir("")).await;
-    let store = app.conversations.store();
-    // The claim on the next mail, taken before it arrives, as the instance that held the
-    // mailbox would have taken it.
-    let mut imap = servers.imap(CITY).await;
-    let inbox = imap.select("INBOX").await.unwrap();
-    let (uidvalidity, next) = (inbox.uid_validity.unwrap(), inbox.uid_next.unwrap());
-    imap.logout().await.unwrap();
-    let claim = format!(
-        "email:{CITY}@127.0.0.1:{}/INBOX:{uidvalidity}:{next}",
-        servers.imap_port
-    );
+    // The channel's lease, held by another instance before this one starts.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rathaus.db");
+    let store = rathaus::store::open(&format!("sqlite://{}", db.display()).parse().unwrap())
+        .await
+        .unwrap();
     let now = rathaus::conversations::now_ms();
     assert!(
         store
-            .take_lease(&claim, "other instance", now, now + 3_600_000)
+            .take_lease("email", "other instance", now, now + 3_600_000)
             .await
             .unwrap()
     );
+    let channels = servers.channels_dir("");
+    let app = crate::helpers::spawn_configured(|s| {
+        s.database = format!("sqlite://{}", db.display()).parse().unwrap();
+        s.channels = Some(channels);
+    })
+    .await;
     servers
         .append_all(
             CITY,
-            &[
-                citizen_mail(
-                    "anna@example.org",
-                    "claimed@example.org",
-                    "Frage",
-                    QUESTIONS[0],
-                    None,
-                ),
-                citizen_mail(
-                    "bernd@example.org",
-                    "free@example.org",
-                    "Frage",
-                    QUESTIONS[1],
-                    None,
-                ),
-            ],
+            &[citizen_mail(
+                "anna@example.org",
+                "held@example.org",
+                "Frage",
+                QUESTIONS[0],
+                None,
+            )],
         )
         .await;
-
-    let free = servers
-        .wait_for_mails("bernd@example.org", 1, Duration::from_secs(30))
-        .await;
-    assert_eq!(free.len(), 1, "the unclaimed mail is answered");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
         servers.mails("anna@example.org").await.is_empty(),
-        "the claimed mail waits"
+        "the mail waits for the holder"
     );
     assert_eq!(
-        conversation_of(store.as_ref(), "claimed@example.org").await,
+        conversation_of(store.as_ref(), "held@example.org").await,
         None
     );
 
-    store.release_lease(&claim, "other instance").await.unwrap();
+    store
+        .release_lease("email", "other instance")
+        .await
+        .unwrap();
     let answered = servers
         .wait_for_mails("anna@example.org", 1, Duration::from_secs(90))
         .await;
-    assert_eq!(answered.len(), 1, "answered once the claim ends");
-    let id = conversation_of(store.as_ref(), "claimed@example.org")
+    assert_eq!(answered.len(), 1, "answered once the lease is free");
+    let id = conversation_of(app.conversations.store().as_ref(), "held@example.org")
         .await
         .expect("filed");
-    assert_eq!(lines(store.as_ref(), id, Author::Citizen).await.len(), 1);
+    assert_eq!(
+        lines(app.conversations.store().as_ref(), id, Author::Citizen)
+            .await
+            .len(),
+        1
+    );
 }
 
 /// SIGTERM: Rathaus stops reading the mailbox, gives its lease back and exits, so another

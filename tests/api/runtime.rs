@@ -70,7 +70,7 @@ impl Adapter for StandIn {
         let m: Offered = serde_json::from_slice(&message.payload)
             .map_err(|e| WorkError::Channel(e.to_string()))?;
         let conversation = self.conversation_of(m.lane).await?;
-        if turn.begin(conversation.id, &m.text).await? == Begun::Fresh {
+        if let Begun::Fresh = turn.begin(conversation.id, &m.text).await? {
             self.conversations
                 .message_in_reply(
                     &conversation,

@@ -4,8 +4,12 @@
 //! lets a stranger join someone else's conversation, and never drops a mail silently: what it
 //! cannot process is flagged in the mailbox and reported.
 //!
-//! Exactly once: every mail is recorded by UIDVALIDITY and UID (and its Message-ID) before
-//! it is worked on; a reply is stored byte for byte, with a Message-ID derived from the mail
+//! An adapter of the shared [`Runtime`]: the mailbox session, while this instance holds the
+//! channel's lease, keeps every new mail in the inbox (keyed by mailbox, UIDVALIDITY and UID)
+//! before its cursor moves past it, and shows in the mailbox what was done with each (seen,
+//! or flagged); the runtime works each mail once, in order per sender. Exactly once: a mail's
+//! turn is recorded once (see [`Turn::begin`]), and its Message-ID recognises the same mail
+//! delivered twice; a reply is stored byte for byte, with a Message-ID derived from the mail
 //! it answers, before it is sent, and marked sent after. A copy of every reply goes to the
 //! city's own address; if Rathaus dies between sending and marking, that copy arriving in the
 //! mailbox confirms the send, and only a reply whose copy never came is sent again.
@@ -18,21 +22,24 @@ pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use lettre::address::Envelope;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
+use tokio::sync::Notify;
 
 use crate::channels::outbox::{self, SendError};
-use crate::channels::runtime::Backoff;
+use crate::channels::runtime::{
+    Adapter, Backoff, Begun, Runtime, RuntimeSettings, Turn, WorkError,
+};
 use crate::conversations::{ConversationError, Conversations, now_ms};
 use crate::dialogue::Inbound;
+use crate::store::Received;
 use crate::store::{
     Author, Channel, Conversation, InboundState, MailKey, MailThread, NewMessage, OutboundKind,
     OutboundMail, OutboundState, StoreError,
@@ -58,10 +65,8 @@ pub enum EmailError {
     Compose(#[from] outbound::ComposeError),
     #[error("{0}")]
     Envelope(String),
-    #[error("mail UID {0} could not be finished")]
-    Unfinished(u32),
-    #[error("another instance is working this mail")]
-    Claimed,
+    #[error(transparent)]
+    Work(#[from] WorkError),
 }
 
 impl From<async_imap::error::Error> for EmailError {
@@ -96,14 +101,12 @@ struct Inner {
     own_address: lettre::Address,
     conversations: Conversations,
     smtp: AsyncSmtpTransport<Tokio1Executor>,
-    /// This process's name on the mailbox lease.
-    holder: String,
     /// The mailbox's name in the store: user, server and folder.
     mailbox: String,
-    /// Set on a clean shutdown: the worker begins no further mail and ends.
-    stopping: tokio::sync::watch::Sender<bool>,
-    /// The mailbox worker, while it runs.
-    worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The inbox, lease and outbox the channels share.
+    runtime: Arc<Runtime>,
+    /// Wakes the mailbox session when a worked mail's flags are due.
+    flags_due: Notify,
 }
 
 /// One fetched mail.
@@ -114,22 +117,30 @@ struct Fetched {
     size: u32,
 }
 
-/// What a batch came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Batch {
-    /// No new mail.
-    Empty,
-    Worked,
-    /// Another instance took the mailbox while the batch ran, or this one is stopping.
-    Halted,
-}
+impl Fetched {
+    /// As the inbox keeps it: `R` and the mail, or `L` and the size of one too large to fetch.
+    fn payload(&self) -> Vec<u8> {
+        match &self.raw {
+            Some(raw) => [b"R".as_slice(), raw].concat(),
+            None => format!("L{}", self.size).into_bytes(),
+        }
+    }
 
-/// How a mail ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handled {
-    Final,
-    /// Flag it in the mailbox: it needs a person's look.
-    Failed,
+    fn from_payload(uid: u32, payload: &[u8]) -> Option<Fetched> {
+        match payload.split_first()? {
+            (b'R', raw) => Some(Fetched {
+                uid,
+                size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+                raw: Some(raw.to_vec()),
+            }),
+            (b'L', size) => Some(Fetched {
+                uid,
+                raw: None,
+                size: std::str::from_utf8(size).ok()?.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl EmailChannel {
@@ -166,6 +177,17 @@ impl EmailChannel {
             "{}@{}:{}/{}",
             settings.imap.user, settings.imap.host, settings.imap.port, settings.imap.mailbox
         );
+        let runtime = Runtime::new(
+            conversations.clone(),
+            Channel::Email,
+            RuntimeSettings {
+                lease: settings.lease,
+                batch: i64::try_from(settings.batch).unwrap_or(i64::MAX),
+                lanes: settings.concurrency,
+                stop_grace: STOP_GRACE,
+                ..RuntimeSettings::default()
+            },
+        );
         Ok(EmailChannel {
             inner: Arc::new(Inner {
                 sender: Sender {
@@ -175,74 +197,42 @@ impl EmailChannel {
                 },
                 own_address,
                 smtp: builder.build(),
-                holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
                 mailbox,
                 settings,
                 conversations,
-                stopping: tokio::sync::watch::Sender::new(false),
-                worker: std::sync::Mutex::new(None),
+                runtime,
+                flags_due: Notify::new(),
             }),
         })
     }
 
-    /// Starts the mailbox worker and the outbox for staff replies.
+    /// Starts the channel on the shared runtime (inbox, lease, outbox for staff replies) and
+    /// the mailbox session that, while this instance holds the lease, receives the mails.
     pub fn spawn(&self) {
-        let outbox = outbox::Outbox::new(self.inner.conversations.clone(), Arc::new(self.clone()));
-        outbox.spawn();
-        let worker = tokio::spawn(self.clone().run());
-        *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+        let runtime = &self.inner.runtime;
+        runtime.start(Arc::new(self.clone()), Arc::new(self.clone()));
+        runtime.spawn(self.clone().read_mailbox());
     }
 
-    /// Stops the mailbox worker on a clean shutdown: the mails begun are finished (for up to
-    /// [`STOP_GRACE`]), no further one is begun, and the lease is given back so that another
-    /// instance takes the mailbox over at once instead of waiting it out.
+    /// Stops on a clean shutdown: the mails begun are finished (for up to [`STOP_GRACE`]),
+    /// no further one is begun, and the lease is given back so that another instance takes
+    /// the mailbox over at once instead of waiting it out.
     pub async fn stop(&self) {
-        let inner = &self.inner;
-        inner.stopping.send_replace(true);
-        let worker = inner
-            .worker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(mut worker) = worker
-            && tokio::time::timeout(STOP_GRACE, &mut worker).await.is_err()
-        {
-            tracing::warn!(
-                grace_s = STOP_GRACE.as_secs(),
-                "e-mail channel still busy at shutdown: stopped; unfinished mails are worked again"
-            );
-            worker.abort();
-            let _ = worker.await;
-        }
-        if let Err(e) = inner
-            .conversations
-            .store()
-            .release_lease(&inner.lease_name(), &inner.holder)
-            .await
-        {
-            tracing::warn!(error = %e, "mailbox lease not released; it expires by itself");
-        }
+        self.inner.runtime.stop().await;
     }
 
-    /// Works the mailbox while this instance holds its lease, until [`EmailChannel::stop`].
-    pub async fn run(self) {
+    /// Reads the mailbox while this instance holds the lease, until the runtime stops.
+    async fn read_mailbox(self) {
         let inner = &self.inner;
         let mut retry = BACKOFF.start();
-        while !inner.is_stopping() {
-            match inner.lease().await {
-                Ok(true) => match inner.work().await {
-                    Ok(()) => retry.passed(),
-                    Err(e) => {
-                        metrics::counter!("rathaus_email_errors_total").increment(1);
-                        let pause = retry.failed(None);
-                        tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
-                        inner.pause(pause).await;
-                    }
-                },
-                Ok(false) => inner.pause(inner.settings.lease / 3).await,
+        while inner.runtime.held().await {
+            match inner.session().await {
+                Ok(()) => retry.passed(),
                 Err(e) => {
-                    tracing::warn!(error = %e, "mailbox lease not taken");
-                    inner.pause(retry.failed(None)).await;
+                    metrics::counter!("rathaus_email_errors_total").increment(1);
+                    let pause = retry.failed(None);
+                    tracing::warn!(error = %crate::pii::mask(&e.to_string()), retry_in_s = pause.as_secs(), "e-mail channel interrupted");
+                    inner.runtime.pause(pause).await;
                 }
             }
         }
@@ -250,49 +240,9 @@ impl EmailChannel {
 }
 
 impl Inner {
-    fn lease_name(&self) -> String {
-        format!("email:{}", self.mailbox)
-    }
-
-    /// The lease of one mail while it is worked (see [`Inner::handle_claimed`]).
-    fn claim_name(&self, uidvalidity: u32, uid: u32) -> String {
-        format!("{}:{uidvalidity}:{uid}", self.lease_name())
-    }
-
-    async fn lease(&self) -> Result<bool, StoreError> {
-        self.take(&self.lease_name()).await
-    }
-
-    /// Takes or renews the lease `name` for this instance, for the configured lease time.
-    async fn take(&self, name: &str) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let until = now + self.settings.lease.as_millis() as i64;
-        self.conversations
-            .store()
-            .take_lease(name, &self.holder, now, until)
-            .await
-    }
-
-    fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
-    }
-
-    /// Resolves once the channel is told to stop.
-    async fn stopped(&self) {
-        let _ = self.stopping.subscribe().wait_for(|s| *s).await;
-    }
-
-    /// Waits `how_long`, or less when the channel is told to stop.
-    async fn pause(&self, how_long: Duration) {
-        tokio::select! {
-            _ = tokio::time::sleep(how_long) => {}
-            _ = self.stopped() => {}
-        }
-    }
-
-    /// One IMAP session: catch up, then wait for new mail (IDLE or polling), while the lease
-    /// holds.
-    async fn work(&self) -> Result<(), EmailError> {
+    /// One IMAP session while the lease holds: receive what is new into the inbox, mark what
+    /// was worked, then wait for new mail (IDLE, or polling).
+    async fn session(&self) -> Result<(), EmailError> {
         let (mut session, has_idle) = imap::connect(&self.settings.imap).await?;
         let selected = session.select(&self.settings.imap.mailbox).await?;
         let uidvalidity = selected
@@ -303,15 +253,8 @@ impl Inner {
             "e-mail channel reading the mailbox"
         );
         loop {
-            let held = !self.is_stopping()
-                && self.lease().await?
-                && match self.batch(&mut session, uidvalidity).await? {
-                    Batch::Worked => continue,
-                    Batch::Empty => true,
-                    Batch::Halted => false,
-                };
-            if !held {
-                if self.is_stopping() {
+            if self.runtime.is_stopping() || !self.runtime.holding() {
+                if self.runtime.is_stopping() {
                     tracing::info!("e-mail channel stopped");
                 } else {
                     tracing::info!("mailbox lease lost to another instance");
@@ -319,9 +262,18 @@ impl Inner {
                 let _ = session.logout().await;
                 return Ok(());
             }
-            self.resend_unconfirmed().await?;
-            // Renew the lease well before it runs out, and look at unconfirmed replies again,
-            // even when nothing arrives.
+            if self.receive(&mut session, uidvalidity).await? {
+                continue;
+            }
+            self.flag(&mut session, uidvalidity).await?;
+            // Only once every mail received is worked: among them may be the copy that
+            // confirms a reply sent before a crash.
+            let store = self.conversations.store();
+            if store.inbox_pending(Channel::Email, 1).await?.is_empty() {
+                self.resend_unconfirmed().await?;
+            }
+            // Look at the lease, flags and unconfirmed replies again, even when nothing
+            // arrives.
             let wait = (self.settings.lease / 3)
                 .min(self.settings.imap.poll)
                 .min(self.settings.resend_after.max(Duration::from_secs(1)));
@@ -334,7 +286,11 @@ impl Inner {
                     tokio::select! {
                         r = &mut done => { r?; }
                         // Dropping the interrupt ends the IDLE at once.
-                        _ = self.stopped() => {
+                        _ = self.runtime.stopped() => {
+                            drop(interrupt);
+                            done.await?;
+                        }
+                        _ = self.flags_due.notified() => {
                             drop(interrupt);
                             done.await?;
                         }
@@ -342,19 +298,22 @@ impl Inner {
                 }
                 session = idle.done().await?;
             } else {
-                self.pause(wait).await;
+                tokio::select! {
+                    _ = self.runtime.pause(wait) => {}
+                    _ = self.flags_due.notified() => {}
+                }
                 session.noop().await?;
             }
         }
     }
 
-    /// Fetches and handles the next batch of mails, renewing the lease while it runs: a batch
-    /// may take longer than the lease, and another instance must not take the mailbox under it.
-    async fn batch(
+    /// Keeps the next batch of mails after the cursor in the inbox, then moves the cursor
+    /// past them; true when the batch was full (more may be waiting).
+    async fn receive(
         &self,
         session: &mut imap::Session,
         uidvalidity: u32,
-    ) -> Result<Batch, EmailError> {
+    ) -> Result<bool, EmailError> {
         let store = self.conversations.store();
         let last = store.mail_cursor(&self.mailbox, uidvalidity).await?;
         let mut uids: Vec<u32> = session
@@ -364,7 +323,7 @@ impl Inner {
             .filter(|u| *u > last)
             .collect();
         if uids.is_empty() {
-            return Ok(Batch::Empty);
+            return Ok(false);
         }
         uids.sort_unstable();
         uids.truncate(self.settings.batch);
@@ -420,132 +379,66 @@ impl Inner {
                 }
             }
         }
-
-        // Parse first: mails of one sender are handled in order, different senders at once.
-        let mut by_sender: BTreeMap<String, Vec<(Fetched, Option<InboundMail>)>> = BTreeMap::new();
-        for (_, f) in fetched {
-            let mail = f.raw.as_deref().and_then(|raw| {
-                inbound::parse(raw, &self.settings.address, |id| self.sender.is_own_id(id))
-            });
-            let key = mail
-                .as_ref()
-                .and_then(|m| m.from.as_ref())
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_else(|| format!("uid:{}", f.uid));
-            by_sender.entry(key).or_default().push((f, mail));
-        }
-        // Once the lease is lost or the channel is stopping, no further mail is begun; `None`
-        // marks one left untouched.
-        let halt = AtomicBool::new(self.is_stopping());
-        let halt = &halt;
-        let handling = futures::stream::iter(by_sender.into_values())
-            .map(|mails| async move {
-                let mut out = Vec::with_capacity(mails.len());
-                for (f, mail) in mails {
-                    let uid = f.uid;
-                    if halt.load(Ordering::SeqCst) {
-                        out.push((uid, None));
-                        continue;
-                    }
-                    let r = self.handle_claimed(uidvalidity, f, mail).await;
-                    out.push((uid, Some(r)));
+        // Mails of one sender are worked in order, different senders side by side.
+        let received: Vec<Received> = fetched
+            .values()
+            .map(|f| {
+                let sender = f
+                    .raw
+                    .as_deref()
+                    .and_then(|raw| {
+                        inbound::parse(raw, &self.settings.address, |id| self.sender.is_own_id(id))
+                    })
+                    .and_then(|m| m.from.map(|a| a.as_str().to_string()));
+                Received {
+                    key: self.key(uidvalidity, f.uid),
+                    lane: Some(sender.unwrap_or_else(|| format!("uid:{}", f.uid))),
+                    position: i64::from(f.uid),
+                    payload: f.payload(),
                 }
-                out
             })
-            .buffer_unordered(self.settings.concurrency)
-            .flat_map(futures::stream::iter)
-            .collect::<Vec<(u32, Option<Result<Handled, EmailError>>)>>();
-        tokio::pin!(handling);
-        let mut renew = tokio::time::interval(self.settings.lease / 3);
-        renew.tick().await;
-        let results = loop {
-            tokio::select! {
-                results = &mut handling => break results,
-                _ = renew.tick(), if !halt.load(Ordering::SeqCst) => {
-                    let held = self.lease().await.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "mailbox lease not renewed");
-                        false
-                    });
-                    if !held {
-                        tracing::warn!("mailbox lease lost during a batch: finishing the mails begun, beginning no more");
-                        halt.store(true, Ordering::SeqCst);
-                    }
-                }
-                _ = self.stopped(), if !halt.load(Ordering::SeqCst) => {
-                    tracing::info!("stopping: finishing the mails begun, beginning no more");
-                    halt.store(true, Ordering::SeqCst);
-                }
-            }
-        };
-
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        let mut unfinished: Option<u32> = None;
-        for (uid, r) in results {
-            match r {
-                Some(Ok(Handled::Final)) => done.push(uid),
-                Some(Ok(Handled::Failed)) => failed.push(uid),
-                Some(Err(e)) => {
-                    tracing::warn!(uid, error = %crate::pii::mask(&e.to_string()), "mail not handled yet; tried again later");
-                    unfinished = Some(unfinished.map_or(uid, |u| u.min(uid)));
-                }
-                None => unfinished = Some(unfinished.map_or(uid, |u| u.min(uid))),
-            }
-        }
-        if !done.is_empty() {
-            session
-                .uid_store(uid_set(&done), "+FLAGS (\\Seen)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await?;
-        }
-        if !failed.is_empty() {
-            session
-                .uid_store(uid_set(&failed), "+FLAGS (\\Flagged)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await?;
-        }
-        // The cursor moves past every mail that is finished, up to the first that is not.
+            .collect();
+        self.runtime.receive(&received).await?;
         let highest = *uids.last().expect("not empty");
-        let cursor = match unfinished {
-            Some(u) => u.saturating_sub(1),
-            None => highest,
-        };
-        if cursor > last {
-            store
-                .set_mail_cursor(&self.mailbox, uidvalidity, cursor)
-                .await?;
-        }
-        if halt.load(Ordering::SeqCst) {
-            return Ok(Batch::Halted);
-        }
-        if let Some(u) = unfinished {
-            return Err(EmailError::Unfinished(u));
-        }
-        Ok(Batch::Worked)
+        store
+            .set_mail_cursor(&self.mailbox, uidvalidity, highest)
+            .await?;
+        Ok(uids.len() >= self.settings.batch)
     }
 
-    /// Handles one mail that no other instance is working. An instance that lost the
-    /// mailbox lease finishes the mails it has begun while the next holder starts on the same
-    /// mails; the claim (a lease per mail) keeps the two from both recording one mail in the
-    /// transcript. A mail claimed elsewhere is left to be tried again.
-    async fn handle_claimed(
-        &self,
-        uidvalidity: u32,
-        f: Fetched,
-        mail: Option<InboundMail>,
-    ) -> Result<Handled, EmailError> {
-        let claim = self.claim_name(uidvalidity, f.uid);
-        if !self.take(&claim).await? {
-            return Err(EmailError::Claimed);
-        }
-        let handled = self.handle(uidvalidity, f, mail).await;
+    /// A mail's idempotency key in the inbox: mailbox, UIDVALIDITY and UID.
+    fn key(&self, uidvalidity: u32, uid: u32) -> String {
+        format!("{}:{uidvalidity}:{uid}", self.mailbox)
+    }
+
+    /// Shows in the mailbox what was done with the mails worked: seen, or flagged for a
+    /// person's look when they could not be processed.
+    async fn flag(&self, session: &mut imap::Session, uidvalidity: u32) -> Result<(), EmailError> {
         let store = self.conversations.store();
-        if let Err(e) = store.release_lease(&claim, &self.holder).await {
-            tracing::warn!(error = %e, "mail claim not released; it expires by itself");
+        let due = store
+            .inbound_to_flag(&self.mailbox, uidvalidity, 500)
+            .await?;
+        if due.is_empty() {
+            return Ok(());
         }
-        handled
+        let (failed, seen): (Vec<_>, Vec<_>) = due
+            .iter()
+            .partition(|(_, state)| *state == InboundState::Failed);
+        for (uids, flag) in [(seen, "\\Seen"), (failed, "\\Flagged")] {
+            let uids: Vec<u32> = uids.into_iter().map(|(uid, _)| uid).collect();
+            if !uids.is_empty() {
+                session
+                    .uid_store(uid_set(&uids), format!("+FLAGS ({flag})"))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await?;
+            }
+        }
+        let uids: Vec<u32> = due.iter().map(|(uid, _)| *uid).collect();
+        store
+            .inbound_flagged(&self.mailbox, uidvalidity, &uids, now_ms())
+            .await?;
+        Ok(())
     }
 
     /// Handles one mail; an error leaves it to be tried again.
@@ -554,7 +447,8 @@ impl Inner {
         uidvalidity: u32,
         f: Fetched,
         mail: Option<InboundMail>,
-    ) -> Result<Handled, EmailError> {
+        turn: &Turn<'_>,
+    ) -> Result<(), EmailError> {
         let store = self.conversations.store();
         let key = MailKey {
             mailbox: &self.mailbox,
@@ -568,7 +462,7 @@ impl Inner {
         let now = now_ms();
         let record = store.begin_inbound(key, &message_id, now).await?;
         if record.state.is_final() {
-            return Ok(Handled::Final);
+            return Ok(());
         }
         let fail = |detail: String| async move {
             metrics::counter!("rathaus_email_failed_total").increment(1);
@@ -576,7 +470,7 @@ impl Inner {
             store
                 .set_inbound(key, InboundState::Failed, Some(&detail), None, now_ms())
                 .await?;
-            Ok::<_, EmailError>(Handled::Failed)
+            Ok::<_, EmailError>(())
         };
         if f.raw.is_none() {
             return fail(format!(
@@ -601,7 +495,7 @@ impl Inner {
                     now_ms(),
                 )
                 .await?;
-            return Ok(Handled::Final);
+            return Ok(());
         }
         if store.inbound_handled_elsewhere(key, &message_id).await? {
             store
@@ -613,7 +507,7 @@ impl Inner {
                     now_ms(),
                 )
                 .await?;
-            return Ok(Handled::Final);
+            return Ok(());
         }
         let Some(from) = mail.from.clone() else {
             return fail("no sender address".into()).await;
@@ -661,7 +555,7 @@ impl Inner {
             store
                 .set_inbound(key, InboundState::Done, None, None, now_ms())
                 .await?;
-            return Ok(Handled::Final);
+            return Ok(());
         }
 
         let hour_ago = now_ms() - 3_600_000;
@@ -689,7 +583,7 @@ impl Inner {
                     now_ms(),
                 )
                 .await?;
-            return Ok(Handled::Final);
+            return Ok(());
         }
 
         let question = if mail.question.trim().is_empty() {
@@ -697,34 +591,62 @@ impl Inner {
         } else {
             mail.question.clone()
         };
-        let text = if question.trim().is_empty() {
-            self.conversations
-                .record(
-                    &conversation,
-                    &[
-                        NewMessage::citizen(Channel::Email, ""),
-                        NewMessage {
-                            author: Author::Bot,
-                            ..NewMessage::citizen(Channel::Email, EMPTY_MAIL_REPLY)
-                        },
-                    ],
-                    conversation.state,
-                )
-                .await?;
-            EMPTY_MAIL_REPLY.to_string()
+        let said = if question.trim().is_empty() {
+            String::new()
         } else {
-            let reply = self
-                .conversations
-                .message(&conversation, &Inbound::text(question), Channel::Email)
-                .await?;
-            if reply.silent {
-                // A person has the conversation: they read the mail in the console.
+            question
+        };
+        let text = match turn.begin(conversation.id, &said).await? {
+            // Recorded by an attempt that a crash cut short: the answer recorded then is
+            // composed again, not asked again.
+            Begun::Recorded {
+                answer: Some(answer),
+            } => {
+                let lang = crate::language::detect(&answer.text);
+                let dialogue = self.conversations.dialogue();
+                let entries: Vec<_> = answer
+                    .entries
+                    .iter()
+                    .filter_map(|id| dialogue.entry_ref(id, lang))
+                    .collect();
+                outbound::text_with_links(&answer.text, &entries)
+            }
+            Begun::Recorded { answer: None } => {
                 store
                     .set_inbound(key, InboundState::Done, Some("with staff"), None, now_ms())
                     .await?;
-                return Ok(Handled::Final);
+                return Ok(());
             }
-            outbound::bot_text(&reply)
+            Begun::Fresh if said.is_empty() => {
+                self.conversations
+                    .record(
+                        &conversation,
+                        &[
+                            NewMessage::citizen(Channel::Email, ""),
+                            NewMessage {
+                                author: Author::Bot,
+                                ..NewMessage::citizen(Channel::Email, EMPTY_MAIL_REPLY)
+                            },
+                        ],
+                        conversation.state,
+                    )
+                    .await?;
+                EMPTY_MAIL_REPLY.to_string()
+            }
+            Begun::Fresh => {
+                let reply = self
+                    .conversations
+                    .message(&conversation, &Inbound::text(said), Channel::Email)
+                    .await?;
+                if reply.silent {
+                    // A person has the conversation: they read the mail in the console.
+                    store
+                        .set_inbound(key, InboundState::Done, Some("with staff"), None, now_ms())
+                        .await?;
+                    return Ok(());
+                }
+                outbound::bot_text(&reply)
+            }
         };
 
         let raw = outbound::render(
@@ -762,7 +684,7 @@ impl Inner {
             // Stored: it goes out with the next retry.
             tracing::warn!(recipient = %from.masked(), error = %crate::pii::mask(&e.to_string()), "reply not sent yet");
         }
-        Ok(Handled::Final)
+        Ok(())
     }
 
     /// The conversation a citizen's mail belongs to: the thread it answers, if the same
@@ -907,6 +829,40 @@ impl Inner {
                 tracing::warn!(error = %crate::pii::mask(&e.to_string()), "unconfirmed reply not sent yet");
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Adapter for EmailChannel {
+    fn channel(&self) -> Channel {
+        Channel::Email
+    }
+
+    async fn work(&self, message: &Received, turn: &Turn<'_>) -> Result<(), WorkError> {
+        let inner = &self.inner;
+        let mut parts = message.key.rsplitn(3, ':');
+        let (Some(uid), Some(uidvalidity)) = (
+            parts.next().and_then(|u| u.parse::<u32>().ok()),
+            parts.next().and_then(|v| v.parse::<u32>().ok()),
+        ) else {
+            tracing::warn!("inbox key of a mail unreadable: dropped");
+            return Ok(());
+        };
+        let Some(fetched) = Fetched::from_payload(uid, &message.payload) else {
+            tracing::warn!(uid, "kept mail unreadable: dropped");
+            return Ok(());
+        };
+        let mail = fetched.raw.as_deref().and_then(|raw| {
+            inbound::parse(raw, &inner.settings.address, |id| {
+                inner.sender.is_own_id(id)
+            })
+        });
+        inner
+            .handle(uidvalidity, fetched, mail, turn)
+            .await
+            .map_err(|e| WorkError::Channel(crate::pii::mask(&e.to_string()).into_owned()))?;
+        inner.flags_due.notify_one();
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::inbound::EmailAddress;
 use crate::channels::html::linkify;
-use crate::dialogue::Reply;
+use crate::dialogue::{EntryRef, Reply};
 use crate::store::ConversationId;
 
 /// Who replies: the city's address, its name and signature.
@@ -93,9 +93,14 @@ pub fn reply_subject(subject: &str) -> String {
 /// The bot's reply as mail text: the core's text and, where it does not show them yet, the
 /// source and booking links of the entries it quoted.
 pub fn bot_text(reply: &Reply) -> String {
-    let mut text = reply.text.trim_end().to_string();
+    text_with_links(&reply.text, &reply.entries)
+}
+
+/// A reply's text with the source and booking links of its entries that it does not name.
+pub fn text_with_links(text: &str, entries: &[EntryRef]) -> String {
+    let mut text = text.trim_end().to_string();
     let mut links = Vec::new();
-    for entry in &reply.entries {
+    for entry in entries {
         for (label, url) in [("Quelle", &entry.source), ("Termin", &entry.booking)] {
             if let Some(url) = url
                 && !text.contains(url.as_str())

@@ -27,12 +27,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::channels::outbox::{Outbox, Policy, Sender};
 use crate::conversations::{ConversationError, Conversations, now_ms};
-use crate::store::{Author, Channel, ConversationId, Received, StoreError};
+use crate::store::{Author, Channel, ConversationId, Message, Received, StoreError};
 
 pub use backoff::{Backoff, Retry};
 
@@ -43,6 +44,8 @@ pub struct RuntimeSettings {
     pub lease: Duration,
     /// Messages taken from the inbox at once.
     pub batch: i64,
+    /// Lanes worked side by side.
+    pub lanes: usize,
     /// How often the worker looks for messages that another instance received (a webhook
     /// behind a load balancer), when nothing wakes it.
     pub tick: Duration,
@@ -65,6 +68,7 @@ impl Default for RuntimeSettings {
         RuntimeSettings {
             lease: Duration::from_secs(30),
             batch: 100,
+            lanes: 16,
             tick: Duration::from_secs(1),
             // Telegram repeats an update for at most a day; a mail server keeps UIDs.
             keep_keys: Duration::from_secs(2 * 86_400),
@@ -104,14 +108,15 @@ pub struct Turn<'a> {
 }
 
 /// What an earlier attempt at a message left in the transcript.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Begun {
     /// Nothing: work it.
     Fresh,
-    /// The citizen's line was recorded, and `answered`: a reply of the bot's after it (the
-    /// outbox sends it). Not answered: the bot was silent, or the attempt stopped between
-    /// recording the line and an action of its own.
-    Recorded { answered: bool },
+    /// The citizen's line was recorded, and `answer`: the bot's reply after it (the outbox
+    /// sends it, or a channel that composes its own replies composes it from this). `None`:
+    /// the bot was silent, or the attempt stopped between recording the line and an action
+    /// of its own.
+    Recorded { answer: Option<Message> },
 }
 
 impl Turn<'_> {
@@ -143,10 +148,11 @@ impl Turn<'_> {
         {
             return Ok(Begun::Fresh);
         }
-        let answered = after
+        let answer = after
             .take_while(|m| m.author != Author::Citizen)
-            .any(|m| m.author == Author::Bot);
-        Ok(Begun::Recorded { answered })
+            .find(|m| m.author == Author::Bot)
+            .cloned();
+        Ok(Begun::Recorded { answer })
     }
 }
 
@@ -410,7 +416,7 @@ impl Runtime {
         }
         let halted = AtomicBool::new(false);
         let halted = &halted;
-        let results = futures::future::join_all(lanes.into_values().map(|messages| async move {
+        let results = futures::stream::iter(lanes.into_values().map(|messages| async move {
             for m in messages {
                 if self.is_stopping() || !self.holding() {
                     halted.store(true, Ordering::SeqCst);
@@ -439,6 +445,8 @@ impl Runtime {
             }
             true
         }))
+        .buffer_unordered(self.settings.lanes.max(1))
+        .collect::<Vec<bool>>()
         .await;
         !halted.load(Ordering::SeqCst) && results.into_iter().all(|ok| ok)
     }

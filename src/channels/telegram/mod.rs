@@ -463,9 +463,7 @@ impl Telegram {
         let reply_to = reply_to.as_deref();
         match turn.begin(conversation.id, &said).await? {
             Begun::Fresh => self.respond(&conversation, &m, said, reply_to).await,
-            Begun::Recorded { answered: false }
-                if m.content == Content::Command(Command::Person) =>
-            {
+            Begun::Recorded { answer: None } if m.content == Content::Command(Command::Person) => {
                 self.hand_over(&conversation, &m.from, reply_to).await
             }
             Begun::Recorded { .. } => Ok(()),
@@ -508,7 +506,7 @@ impl Telegram {
             Choice::Person => render::person_label(lang).to_string(),
         };
         match (turn.begin(conversation.id, &said).await?, &choice) {
-            (Begun::Recorded { answered: false }, Choice::Person) => {
+            (Begun::Recorded { answer: None }, Choice::Person) => {
                 self.hand_over(&conversation, &b.from, None).await
             }
             (Begun::Recorded { .. }, _) => Ok(()),
