@@ -105,7 +105,7 @@ impl Outbox {
     }
 
     /// Sends what is due now, one batch after another until none is left (a conversation's
-    /// next message is due once the one before it is sent).
+    /// next message is due once the one before it is sent or given up).
     pub async fn run_once(&self) -> Result<Pass, StoreError> {
         let mut pass = Pass::default();
         loop {
@@ -124,8 +124,14 @@ impl Outbox {
             if taken.is_empty() {
                 return Ok(pass);
             }
+            let done_before = pass.sent + pass.given_up;
             for delivery in taken {
                 self.deliver(delivery, &mut pass).await?;
+            }
+            // Only a message sent or given up lets the next one of its conversation go; one
+            // that failed for now waits for its time, in a later pass.
+            if pass.sent + pass.given_up == done_before {
+                return Ok(pass);
             }
         }
     }

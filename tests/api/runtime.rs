@@ -62,10 +62,6 @@ struct StandIn {
 
 #[async_trait]
 impl Adapter for StandIn {
-    fn channel(&self) -> Channel {
-        Channel::Telegram
-    }
-
     async fn work(&self, message: &Received, turn: &Turn<'_>) -> Result<(), WorkError> {
         let m: Offered = serde_json::from_slice(&message.payload)
             .map_err(|e| WorkError::Channel(e.to_string()))?;

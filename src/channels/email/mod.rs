@@ -835,10 +835,6 @@ impl Inner {
 
 #[async_trait]
 impl Adapter for EmailChannel {
-    fn channel(&self) -> Channel {
-        Channel::Email
-    }
-
     async fn work(&self, message: &Received, turn: &Turn<'_>) -> Result<(), WorkError> {
         let inner = &self.inner;
         let mut parts = message.key.rsplitn(3, ':');

@@ -92,8 +92,6 @@ pub enum WorkError {
 /// A channel's part: what one received message means.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
-    fn channel(&self) -> Channel;
-
     /// Works one received message: finds its conversation, calls [`Turn::begin`] before
     /// recording anything, records the turn (the replies pending for the outbox). An error
     /// leaves the message to be worked again; a message that can never be worked is

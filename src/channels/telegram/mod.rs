@@ -746,10 +746,6 @@ impl Telegram {
 
 #[async_trait::async_trait]
 impl Adapter for Telegram {
-    fn channel(&self) -> Channel {
-        Channel::Telegram
-    }
-
     async fn work(&self, message: &Received, turn: &Turn<'_>) -> Result<(), WorkError> {
         match serde_json::from_slice::<Update>(&message.payload) {
             Ok(update) => match inbound::read(&update, self.me()) {
